@@ -1,0 +1,42 @@
+"""Names shared by every part of AntiNex: queues, task names, status codes.
+
+This is the one place these wire-level names live; the API, the core worker,
+the pipeline and the client import them from here.
+"""
+from __future__ import annotations
+
+import os
+
+# Status codes of library calls, as the original antinex-utils/client used.
+SUCCESS = 0
+FAILED = 1
+ERR = 2
+EX = 3
+NOTRUN = 4
+INVALID = 5
+NOTDONE = 6
+
+STATUS_NAMES = {
+    SUCCESS: "SUCCESS",
+    FAILED: "FAILED",
+    ERR: "ERR",
+    EX: "EX",
+    NOTRUN: "NOTRUN",
+    INVALID: "INVALID",
+    NOTDONE: "NOTDONE",
+}
+
+# Core worker queues (names from the original; override with env vars).
+TRAIN_QUEUE = os.environ.get("TRAIN_QUEUE", "webapp.train.requests")
+PREDICT_QUEUE = os.environ.get("PREDICT_QUEUE", "webapp.predict.requests")
+
+# The API task the core calls with results (the original's return path).
+RESULTS_TASK_NAME = "drf_network_pipeline.pipeline.tasks.task_ml_process_results"
+
+# Packet queue between capture agents and the subscriber.
+NEW_PACKETS = "NEW_PACKETS"
+
+# Redis database numbers the original used by default.
+DEFAULT_CORE_BROKER_URL = "redis://localhost:6379/6"
+DEFAULT_API_BROKER_URL = "redis://localhost:6379/9"
+DEFAULT_PACKETS_BROKER_URL = "redis://localhost:6379/15"
