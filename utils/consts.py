@@ -40,3 +40,10 @@ NEW_PACKETS = "NEW_PACKETS"
 DEFAULT_CORE_BROKER_URL = "redis://localhost:6379/6"
 DEFAULT_API_BROKER_URL = "redis://localhost:6379/9"
 DEFAULT_PACKETS_BROKER_URL = "redis://localhost:6379/15"
+
+# Celery task names the core worker serves. A message on TRAIN_QUEUE or
+# PREDICT_QUEUE is a Celery task message for one of these, with a single
+# positional argument: the request body (the original's A3 body plus
+# "manifest").
+CORE_TRAIN_TASK = "antinex.core.train"
+CORE_PREDICT_TASK = "antinex.core.predict"
