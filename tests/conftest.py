@@ -72,3 +72,15 @@ def flush_redis(url: str) -> None:
     import redis
 
     redis.Redis.from_url(url).flushdb()
+
+
+@pytest.fixture
+def redis_db():
+    """Factory: ``redis_db("core")`` flushes that area's database and returns its URL."""
+
+    def _clean(area: str) -> str:
+        url = redis_url(area)
+        flush_redis(url)
+        return url
+
+    return _clean
