@@ -24,7 +24,7 @@ apt_install() {
 }
 
 missing=()
-for pkg in libpcap0.8 tcpdump iproute2; do
+for pkg in libpcap0.8 tcpdump iproute2 chromium chromium-driver; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
 
