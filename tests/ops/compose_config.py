@@ -48,9 +48,9 @@ def run_compose(compose_file: Path, *args: str, env_file: Path = EXAMPLE_ENV) ->
     return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=60)
 
 
-def resolved_config(compose_file: Path = COMPOSE_FILE) -> dict:
+def resolved_config(compose_file: Path = COMPOSE_FILE, env_file: Path = EXAMPLE_ENV) -> dict:
     """The fully resolved compose model as JSON (raises with the validator's reason)."""
-    proc = run_compose(compose_file, "config", "--format", "json")
+    proc = run_compose(compose_file, "config", "--format", "json", env_file=env_file)
     if proc.returncode != 0:
         raise AssertionError(f"compose config rejected {compose_file}: {proc.stderr.strip()}")
     return json.loads(proc.stdout)
