@@ -136,3 +136,24 @@ def test_dockerignore_keeps_secrets_and_state_out():
     assert "!envs/example.env" in ignored
     gitignored = (ROOT / ".gitignore").read_text().splitlines()
     assert ".env" in gitignored or "/.env" in gitignored, ".env must be gitignored"
+
+
+def test_default_command_is_the_api(instructions):
+    import importlib.util
+
+    stages = _stages(instructions)
+
+    def cmd_of(stage: str) -> list[str]:
+        cmd: list[str] = []
+        for word, args in stages[stage]:
+            if word == "FROM" and args.split()[0] in stages:
+                cmd = cmd_of(args.split()[0])
+            elif word == "CMD":
+                cmd = json.loads(args)
+        return cmd
+
+    cmd = cmd_of("runtime")
+    assert cmd[:2] == ["gunicorn", "api.wsgi:application"]
+    assert "--bind" in cmd and "0.0.0.0:8010" in cmd
+    assert importlib.util.find_spec("api") and importlib.util.find_spec("api.wsgi"), "api/wsgi.py is missing"
+    assert cmd_of("jupyter")[:2] == ["jupyter", "lab"]
