@@ -6,7 +6,7 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VENV=${ANTINEX_VENV:-$ROOT/.venv}
-EXTRAS=${ANTINEX_EXTRAS:-dev}
+EXTRAS=${ANTINEX_EXTRAS-dev}
 
 log() { printf '\033[1;34m[bootstrap]\033[0m %s\n' "$*" >&2; }
 die() { printf '\033[1;31m[bootstrap] error:\033[0m %s\n' "$*" >&2; exit 1; }
@@ -24,7 +24,10 @@ apt_install() {
 }
 
 missing=()
-for pkg in libpcap0.8 tcpdump iproute2 chromium chromium-driver; do
+system_pkgs=(libpcap0.8 tcpdump iproute2)
+# The test suite drives a real browser; the quick start does not need one.
+case ",$EXTRAS," in *,dev,*) system_pkgs+=(chromium chromium-driver) ;; esac
+for pkg in "${system_pkgs[@]}"; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
 
@@ -55,7 +58,8 @@ stamp="$VENV/.antinex-installed"
 want=$(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1)-$EXTRAS-$ROOT
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     log "installing antinex[$EXTRAS] into $VENV (first run downloads TensorFlow, a few minutes)"
-    "$VENV/bin/pip" install -q --disable-pip-version-check -e "$ROOT[$EXTRAS]"
+    target="$ROOT"; [ -z "$EXTRAS" ] || target="$ROOT[$EXTRAS]"
+    "$VENV/bin/pip" install -q --disable-pip-version-check -e "$target"
     echo "$want" > "$stamp"
 fi
 log "python environment ready: $VENV"

@@ -5,6 +5,6 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
-bash scripts/bootstrap.sh
+ANTINEX_EXTRAS=${ANTINEX_EXTRAS-} bash scripts/bootstrap.sh
 VENV=${ANTINEX_VENV:-$ROOT/.venv}
 exec "$VENV/bin/antinex" quickstart "$@"
