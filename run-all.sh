@@ -160,6 +160,9 @@ start() {
         return 0
     fi
     log "starting $name: $*"
+    # Keep the previous run's log; the new one holds this run only (the
+    # readiness checks read it).
+    [ -s "$LOG_DIR/$name.log" ] && mv -f "$LOG_DIR/$name.log" "$LOG_DIR/$name.log.1"
     setsid "$@" >>"$LOG_DIR/$name.log" 2>&1 < /dev/null &
     echo $! > "$RUN_DIR/$name.pid"
 }
@@ -233,17 +236,15 @@ run_local() {
         || log "collectstatic failed; static files are served from the apps (log: $LOG_DIR/migrate.log)"
 
     local base="http://$ANTINEX_BIND:$ANTINEX_API_PORT"
-    # The log files hold this run's start-up messages only.
-    for name in api worker core subscriber; do
-        running "$name" || : > "$LOG_DIR/$name.log"
-    done
     start api gunicorn api.wsgi:application \
         --bind "$ANTINEX_BIND:$ANTINEX_API_PORT" --workers "${API_WORKERS:-2}" \
         --timeout 120 --access-logfile "$LOG_DIR/api-access.log"
     start worker celery -A api.celery_app worker \
         -Q "celery,drf_network_pipeline.pipeline.tasks.task_ml_process_results,antinex.api" \
         --concurrency "${API_WORKER_CONCURRENCY:-2}" --hostname "api@%h" --loglevel INFO
-    start core celery -A core.celery_app worker \
+    # The celery command line takes its broker from BROKER_URL (the API
+    # broker here), so the core gets its own broker under that name.
+    start core env BROKER_URL="$ANTINEX_CORE_BROKER_URL" celery -A core.celery_app worker \
         -Q "${TRAIN_QUEUE:-webapp.train.requests},${PREDICT_QUEUE:-webapp.predict.requests}" \
         --pool solo --hostname "core@%h" --loglevel INFO
     if [ "$SUBSCRIBER" = 1 ]; then

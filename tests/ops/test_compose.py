@@ -215,6 +215,10 @@ def test_worker_commands_listen_on_the_contract_queues(config):
     assert core[:4] == ["celery", "-A", "core.celery_app", "worker"]
     assert core[core.index("-Q") + 1].split(",") == [consts.TRAIN_QUEUE, consts.PREDICT_QUEUE]
     assert "--pool=solo" in core
+    # `celery` reads its broker from BROKER_URL, so the core must see its own there.
+    core_env = config["services"]["core"]["environment"]
+    assert core_env["BROKER_URL"] == core_env["ANTINEX_CORE_BROKER_URL"] == "redis://redis:6379/6"
+    assert config["services"]["worker"]["environment"]["BROKER_URL"] == "redis://redis:6379/9"
     assert _module_exists("api.celery_app"), "api/celery_app.py is missing"
     assert _module_exists("core.celery_app"), "core/celery_app.py is missing"
 
