@@ -1,0 +1,102 @@
+"""Loading a request's rows and choosing its features and target."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+
+from utils.request import LEAKING_COLUMNS, MLRequest, RequestError
+
+
+def load_frame(req: MLRequest) -> pd.DataFrame:
+    """The request's rows: ``predict_rows`` if given, else the dataset CSV."""
+    if req.predict_rows is not None:
+        df = pd.DataFrame.from_records(req.predict_rows)
+        if "_dataset_index" in df.columns:
+            df = df.set_index("_dataset_index", drop=False)
+    else:
+        path = req.dataset or req.csv_file
+        if path is None:
+            raise RequestError("dataset", "send a dataset path or predict_rows")
+        try:
+            # utf-8-sig: the original's CSVs were sometimes written with a BOM
+            df = pd.read_csv(path, encoding="utf-8-sig", low_memory=False)
+        except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+            raise RequestError("dataset", f"cannot read {path}: {exc}") from None
+    if df.empty or len(df.columns) == 0:
+        raise RequestError("dataset" if req.predict_rows is None else "predict_rows", "has no rows")
+    if req.sort_values:
+        missing = [c for c in req.sort_values if c not in df.columns]
+        if missing:
+            raise RequestError("sort_values", f"unknown columns: {', '.join(missing)}")
+        df = df.sort_values(by=req.sort_values)
+    return df
+
+
+def legacy_features(req: MLRequest) -> list[str]:
+    """Features from a legacy ``meta_file`` (the prepare step's metadata)."""
+    if req.meta_file is None:
+        return []
+    try:
+        meta = json.loads(req.meta_file.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise RequestError("meta_file", f"cannot read {req.meta_file}: {exc}") from None
+    return [f for f in meta.get("features_to_process", []) if f != req.predict_feature]
+
+
+def choose_features(req: MLRequest, df: pd.DataFrame) -> list[str]:
+    """The feature columns, in request order.
+
+    Named features must exist and be numeric. With none named, every numeric
+    column that is not the target, ignored, or a leaking column is used.
+    """
+    named = req.features_to_process or legacy_features(req)
+    ignored = set(req.ignore_features)
+    if named:
+        features = [f for f in named if f not in ignored and f != req.predict_feature]
+        missing = [f for f in features if f not in df.columns]
+        if missing:
+            raise RequestError("features_to_process", f"unknown columns: {', '.join(missing)}")
+    else:
+        features = [
+            c for c in df.columns
+            if c not in ignored and c != req.predict_feature and c not in LEAKING_COLUMNS
+            and pd.api.types.is_numeric_dtype(df[c])
+        ]
+    if not features:
+        raise RequestError("features_to_process", "no feature columns left to train on")
+    bad = [f for f in features if not _numeric_like(df[f])]
+    if bad:
+        raise RequestError("features_to_process", f"non-numeric columns: {', '.join(bad)}")
+    return features
+
+
+def _numeric_like(col: pd.Series) -> bool:
+    if pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
+        return True
+    converted = pd.to_numeric(col, errors="coerce")
+    # empty strings and None are missing values, not text
+    return bool(converted.notna().sum() == col.replace("", np.nan).notna().sum())
+
+
+def feature_matrix(df: pd.DataFrame, features: list[str], missing_value: float) -> np.ndarray:
+    """Features as float32, missing cells filled with ``missing_value``."""
+    missing = [f for f in features if f not in df.columns]
+    if missing:
+        raise RequestError("predict_rows", f"rows are missing feature columns: {', '.join(missing)}")
+    block = df[features].apply(pd.to_numeric, errors="coerce")
+    return block.fillna(missing_value).to_numpy(dtype=np.float32)
+
+
+def target_vector(req: MLRequest, df: pd.DataFrame) -> np.ndarray:
+    """The target column as floats; an error names it when it is missing or empty."""
+    if req.predict_feature not in df.columns:
+        raise RequestError("predict_feature", f"column {req.predict_feature!r} is not in the data")
+    y = pd.to_numeric(df[req.predict_feature], errors="coerce")
+    if y.isna().any():
+        raise RequestError(
+            "predict_feature",
+            f"column {req.predict_feature!r} has {int(y.isna().sum())} missing or non-numeric values",
+        )
+    return y.to_numpy(dtype=np.float64)

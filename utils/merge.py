@@ -1,0 +1,49 @@
+"""Predictions merged back into their rows, in the original's output shape."""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from utils.trained_model import TrainedModel
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe scalar: numpy types to Python, NaN/inf to None."""
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating, float)):
+        value = float(value)
+        return value if math.isfinite(value) else None
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if value is pd.NaT:
+        return None
+    return value
+
+
+def merge_predictions(df: pd.DataFrame, predictions: np.ndarray, trained: TrainedModel,
+                      max_records: int) -> list[dict]:
+    """Rows with ``_original_<f>``, predicted ``<f>``, ``label_name``, ``_row_idx``, ``_count``.
+
+    At most ``max_records`` rows (the first ones) are returned.
+    """
+    feature = trained.predict_feature
+    regression = trained.ml_type == "regression"
+    n = min(len(df), max_records)
+    has_target = feature in df.columns
+    records = df.iloc[:n].to_dict("records")
+    index = df.index[:n]
+    out = []
+    for i, (row, count) in enumerate(zip(records, index)):
+        merged = {k: _clean(v) for k, v in row.items()}
+        merged[f"_original_{feature}"] = _clean(row[feature]) if has_target else "missing-from-dataset"
+        value = float(predictions[i])
+        merged[feature] = value if regression else int(round(value))
+        merged["label_name"] = trained.label_name(value)
+        merged["_row_idx"] = i
+        merged["_count"] = _clean(count) if isinstance(count, (int, np.integer)) else i
+        out.append(merged)
+    return out

@@ -1,0 +1,162 @@
+"""The model store: trained models on disk, safe to share between workers.
+
+Layout (see docs/model-store.md)::
+
+    <root>/<key>/model.keras      Keras native format (never .h5, no Lambda layers)
+    <root>/<key>/meta.json        features, scalers, classes, request, metrics, history
+    <root>/<key>/checksum.sha256  sha256 of model.keras and meta.json
+
+A save writes a temporary directory and renames it into place, so readers
+see either the old model or the new one, never half of one. Loading
+verifies the checksum and uses ``safe_mode=True`` so no code in the file
+runs.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+from utils.request import model_key
+from utils.scaling import Scaling
+from utils.trained_model import TrainedModel
+
+FORMAT_VERSION = 1
+_SAFE = re.compile(r"[^a-z0-9._-]+")
+
+
+class ModelStoreError(Exception):
+    """A stored model is missing, corrupt or its name is not allowed."""
+
+
+def _digest(*paths: Path) -> str:
+    h = hashlib.sha256()
+    for p in paths:
+        with open(p, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+    return h.hexdigest()
+
+
+class ModelStore:
+    """A directory of trained models keyed by label (stripped, lower-cased)."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root).resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def path(self, name: str) -> Path:
+        key = _SAFE.sub("_", model_key(name)).strip("._")
+        if not key:
+            raise ModelStoreError(f"model name {name!r} is empty after sanitising")
+        path = (self.root / key).resolve()
+        if path.parent != self.root:
+            raise ModelStoreError(f"model name {name!r} escapes the store")
+        return path
+
+    def exists(self, name: str) -> bool:
+        return (self.path(name) / "checksum.sha256").is_file()
+
+    def save(self, trained: TrainedModel, name: str) -> dict:
+        """Write ``trained`` under ``name`` atomically; returns its reference."""
+        final = self.path(name)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=self.root))
+        try:
+            trained.model.save(tmp / "model.keras")
+            meta = {
+                "format_version": FORMAT_VERSION,
+                "name": name,
+                "key": final.name,
+                "saved": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S"),
+                "features": trained.features,
+                "predict_feature": trained.predict_feature,
+                "ml_type": trained.ml_type,
+                "classes": trained.classes,
+                "label_rules": trained.label_rules,
+                "missing_value": trained.missing_value,
+                "x_scaling": trained.x_scaling.to_json() if trained.x_scaling else None,
+                "y_scaling": trained.y_scaling.to_json() if trained.y_scaling else None,
+                "request": trained.request,
+                "metrics": trained.metrics,
+                "history": trained.history,
+            }
+            (tmp / "meta.json").write_text(json.dumps(meta, allow_nan=False, default=str))
+            checksum = _digest(tmp / "model.keras", tmp / "meta.json")
+            (tmp / "checksum.sha256").write_text(checksum + "\n")
+            # replace atomically: move the old one aside, rename, then drop it
+            old = None
+            if final.exists():
+                old = Path(tempfile.mkdtemp(prefix=f".{final.name}.old.", dir=self.root))
+                os.replace(final, old / "m")
+            os.replace(tmp, final)
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        ref = {"store": str(self.root), "name": name, "key": final.name, "checksum": checksum,
+               "saved": meta["saved"]}
+        trained.model_ref = ref
+        return ref
+
+    def load(self, name: str) -> TrainedModel:
+        """Load a model; the checksum must match and no code from the file runs."""
+        import keras
+
+        path = self.path(name)
+        try:
+            expected = (path / "checksum.sha256").read_text().strip()
+        except FileNotFoundError:
+            raise ModelStoreError(f"no stored model named {name!r}") from None
+        if _digest(path / "model.keras", path / "meta.json") != expected:
+            raise ModelStoreError(f"checksum mismatch for model {name!r}: the files were changed")
+        meta = json.loads((path / "meta.json").read_text())
+        model = keras.saving.load_model(path / "model.keras", safe_mode=True, compile=False)
+        return TrainedModel(
+            model=model,
+            features=meta["features"],
+            predict_feature=meta["predict_feature"],
+            ml_type=meta["ml_type"],
+            x_scaling=Scaling.from_json(meta["x_scaling"]),
+            y_scaling=Scaling.from_json(meta["y_scaling"]),
+            classes=meta["classes"],
+            label_rules=meta["label_rules"],
+            missing_value=meta["missing_value"],
+            request=meta["request"],
+            metrics=meta["metrics"],
+            history=meta["history"],
+            model_ref={"store": str(self.root), "name": meta["name"], "key": meta["key"],
+                       "checksum": expected, "saved": meta["saved"]},
+        )
+
+    def list(self) -> list[dict]:
+        """Stored models: name, key, saved time, size in bytes, checksum."""
+        out = []
+        for d in sorted(self.root.iterdir()):
+            if d.name.startswith(".") or not (d / "checksum.sha256").is_file():
+                continue
+            try:
+                meta = json.loads((d / "meta.json").read_text())
+            except (OSError, json.JSONDecodeError):
+                continue
+            out.append({
+                "name": meta.get("name"), "key": d.name, "saved": meta.get("saved"),
+                "bytes": sum(f.stat().st_size for f in d.iterdir()),
+                "checksum": (d / "checksum.sha256").read_text().strip(),
+                "ml_type": meta.get("ml_type"), "accuracy": (meta.get("metrics") or {}).get("accuracy"),
+            })
+        return out
+
+    def delete(self, name: str) -> bool:
+        path = self.path(name)
+        if not path.exists():
+            return False
+        trash = Path(tempfile.mkdtemp(prefix=f".{path.name}.del.", dir=self.root))
+        os.replace(path, trash / "m")
+        shutil.rmtree(trash, ignore_errors=True)
+        return True

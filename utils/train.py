@@ -1,0 +1,126 @@
+"""Training: split, scale on training rows, fit, evaluate on held-out rows."""
+from __future__ import annotations
+
+import json
+import time
+
+import keras
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
+
+from utils.dataset import choose_features, feature_matrix, target_vector
+from utils.evaluate import classification_metrics, regression_metrics
+from utils.model_builder import build_model
+from utils.progress import EpochProgress
+from utils.request import MLRequest, RequestError
+from utils.scaling import Scaling
+from utils.trained_model import TrainedModel
+
+
+def _classes(req: MLRequest, y: np.ndarray) -> list[float]:
+    classes = sorted(np.unique(y).tolist())
+    if len(classes) < 2:
+        raise RequestError("predict_feature", f"needs at least two classes to train, found {classes}")
+    if len(classes) > 50:
+        raise RequestError("ml_type", f"{len(classes)} distinct target values: use ml_type regression")
+    return classes
+
+
+def _fit(req: MLRequest, x_tr, y_tr, x_val, y_val, n_out: int, progress: bool) -> tuple[keras.Model, dict]:
+    model = build_model(x_tr.shape[1], req, n_out)
+    callbacks = [EpochProgress(req.epochs, req.label)] if progress else []
+    hist = model.fit(
+        x_tr, y_tr,
+        validation_data=(x_val, y_val) if len(x_val) else None,
+        epochs=req.epochs, batch_size=req.batch_size,
+        shuffle=True, verbose=0, callbacks=callbacks,
+    )
+    history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
+    # the original's history names ("acc", "val_acc") point at Keras 3's
+    for old, new in (("acc", "accuracy"), ("val_acc", "val_accuracy")):
+        if new in history and old not in history:
+            history[old] = history[new]
+    return model, history
+
+
+def train(req: MLRequest, df: pd.DataFrame, *, progress: bool = False) -> TrainedModel:
+    """Train a new model for ``req`` on ``df`` and evaluate it on held-out rows."""
+    started = time.perf_counter()
+    keras.utils.set_random_seed(req.seed)
+    features = choose_features(req, df)
+    x = feature_matrix(df, features, req.missing_value)
+    y = target_vector(req, df)
+    if len(x) < 4:
+        raise RequestError("dataset", f"needs at least 4 rows to train and evaluate, got {len(x)}")
+    classification = req.ml_type == "classification"
+    classes = _classes(req, y) if classification else []
+    stratify = None
+    if classification:
+        counts = np.unique(y, return_counts=True)[1]
+        n_test = int(np.ceil(req.test_size * len(y)))
+        if counts.min() >= 2 and n_test >= len(classes):
+            stratify = y
+    x_tr, x_te, y_tr, y_te = train_test_split(
+        x, y, test_size=req.test_size, random_state=req.seed, stratify=stratify)
+
+    x_scaling = Scaling.fit(x_tr, req.min_scaler_range, req.max_scaler_range) if req.apply_scaler else None
+    y_scaling = None
+    if x_scaling:
+        x_tr, x_te = x_scaling.transform(x_tr), x_scaling.transform(x_te)
+    if classification:
+        index = {c: i for i, c in enumerate(classes)}
+        yt_tr = np.array([index[v] for v in y_tr], dtype=np.float32)
+        yt_te = np.array([index[v] for v in y_te], dtype=np.float32)
+        n_out = len(classes) if len(classes) > 2 else 1
+    else:
+        if req.apply_scaler:
+            y_scaling = Scaling.fit(y_tr.reshape(-1, 1), req.min_scaler_range, req.max_scaler_range)
+            yt_tr = y_scaling.transform(y_tr.reshape(-1, 1)).ravel()
+            yt_te = y_scaling.transform(y_te.reshape(-1, 1)).ravel()
+        else:
+            yt_tr, yt_te = y_tr.astype(np.float32), y_te.astype(np.float32)
+        n_out = 1
+
+    cv = cross_validate(req, x_tr, yt_tr, n_out) if req.cross_validate else None
+    model, history = _fit(req, x_tr, yt_tr, x_te, yt_te, n_out, progress)
+    trained = TrainedModel(
+        model=model, features=features, predict_feature=req.predict_feature, ml_type=req.ml_type,
+        x_scaling=x_scaling, y_scaling=y_scaling, classes=classes, label_rules=req.label_rules,
+        missing_value=req.missing_value, request=req.to_dict(), history=history,
+    )
+    out = trained.forward(x_te)
+    pred = trained.decode(out)
+    if classification:
+        metrics = classification_metrics(y_te, pred, trained.scores(out), classes)
+    else:
+        metrics = regression_metrics(y_te, pred)
+    metrics.update(
+        evaluated_on="held-out",
+        train_rows=int(len(x_tr)),
+        test_rows=int(len(x_te)),
+        train_seconds=round(time.perf_counter() - started, 3),
+    )
+    if cv is not None:
+        metrics["cross_validation"] = cv
+    trained.metrics = metrics
+    return trained
+
+
+def cross_validate(req: MLRequest, x: np.ndarray, y: np.ndarray, n_out: int) -> dict:
+    """k-fold (stratified for classification) scores on the training rows."""
+    splitter = (StratifiedKFold if req.ml_type == "classification" else KFold)(
+        n_splits=req.num_splits, shuffle=True, random_state=req.seed)
+    scores = []
+    for fold_tr, fold_te in splitter.split(x, y.astype(int) if req.ml_type == "classification" else y):
+        model = build_model(x.shape[1], req, n_out)
+        model.fit(x[fold_tr], y[fold_tr], epochs=req.epochs, batch_size=req.batch_size, verbose=0)
+        scores.append(float(model.evaluate(x[fold_te], y[fold_te], verbose=0, return_dict=True).get(
+            "accuracy" if req.ml_type == "classification" else "loss")))
+    return {"num_splits": req.num_splits, "scores": scores,
+            "mean": float(np.mean(scores)), "std": float(np.std(scores))}
+
+
+def model_json(trained: TrainedModel) -> str:
+    """The Keras architecture as JSON text (what the original stored in model_json)."""
+    return json.dumps(json.loads(trained.model.to_json()))
