@@ -1,0 +1,79 @@
+"""Save/load round trip, checksum, confinement, fast forward pass."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from utils.make_predictions import make_predictions
+from utils.model_store import ModelStore, ModelStoreError
+
+from .conftest import separable
+
+
+@pytest.fixture(scope="module")
+def trained_and_store(tmp_path_factory):
+    root = tmp_path_factory.mktemp("store")
+    data = root / "d.csv"
+    separable(300, seed=9).to_csv(data, index=False)
+    store = ModelStore(root / "models")
+    res = make_predictions({
+        "label": "Round-Trip", "dataset": str(data), "epochs": 3, "seed": 4,
+        "features_to_process": ["tcp_dport", "ip_len", "ratio"],
+        "model_desc": {"layers": [{"num_neurons": 12, "activation": "relu"},
+                                  {"layer_type": "dropout", "rate": 0.1},
+                                  {"num_neurons": 1, "activation": "sigmoid"}]},
+    }, store=store)
+    assert res["status"] == 0, res["err"]
+    return res, store
+
+
+def test_round_trip_gives_identical_predictions(trained_and_store):
+    res, store = trained_and_store
+    trained = res["model"]
+    loaded = store.load("round-trip ")  # the key is the stripped, lower-cased label
+    df = separable(500, seed=11)
+    assert np.array_equal(loaded.predict_raw(df), trained.predict_raw(df))
+    assert loaded.features == trained.features
+    assert loaded.metrics["accuracy"] == trained.metrics["accuracy"]
+    assert res["data"]["model_ref"]["checksum"] == loaded.model_ref["checksum"]
+
+
+def test_fast_path_matches_keras(trained_and_store):
+    trained = trained_and_store[0]["model"]
+    x = trained.transform(separable(1000, seed=12))
+    keras_out = trained.model.predict(x, verbose=0)
+    assert np.abs(trained.forward(x) - keras_out).max() < 1e-5
+
+
+def test_list_and_delete(trained_and_store, tmp_path):
+    _, store = trained_and_store
+    listed = store.list()
+    assert [m["key"] for m in listed] == ["round-trip"]
+    assert listed[0]["bytes"] > 0
+    other = ModelStore(tmp_path / "s")
+    assert other.delete("nothing") is False
+
+
+def test_tampered_model_is_refused(trained_and_store, tmp_path):
+    res, store = trained_and_store
+    copy = ModelStore(tmp_path / "copy")
+    copy.save(res["model"], "tamper")
+    meta = copy.path("tamper") / "meta.json"
+    meta.write_text(meta.read_text().replace('"ml_type": "classification"', '"ml_type": "regression"'))
+    with pytest.raises(ModelStoreError, match="checksum"):
+        copy.load("tamper")
+
+
+@pytest.mark.parametrize("name", ["../evil", "..", "/"])
+def test_names_cannot_escape(tmp_path, name):
+    store = ModelStore(tmp_path)
+    try:
+        path = store.path(name)
+    except ModelStoreError:
+        return
+    assert path.parent == store.root
+
+
+def test_missing_model(tmp_path):
+    with pytest.raises(ModelStoreError, match="no stored model"):
+        ModelStore(tmp_path).load("absent")
