@@ -33,13 +33,17 @@ COPY client ./client
 RUN pip install --no-deps . \
     && groupadd --system --gid 10001 antinex \
     && useradd --system --uid 10001 --gid antinex --home-dir /opt/antinex --shell /usr/sbin/nologin antinex \
-    && mkdir -p /opt/antinex/datasets /opt/antinex/models /opt/antinex/static \
-    && chown -R antinex:antinex /opt/antinex/datasets /opt/antinex/models /opt/antinex/static
+    && mkdir -p /opt/antinex/datasets /opt/antinex/models \
+    && chown -R antinex:antinex /opt/antinex/datasets /opt/antinex/models
 COPY --from=docs /opt/antinex/docs /opt/antinex/docs
 ENV ANTINEX_DOCS_DIR=/opt/antinex/docs \
+    ANTINEX_STATIC_ROOT=/opt/antinex/static \
     ANTINEX_DATASETS_DIR=/opt/antinex/datasets \
     ANTINEX_MODEL_STORE=/opt/antinex/models \
     DS_DIR=/opt/antinex/datasets
+# Static files (Swagger UI, admin) go into the image: every API container
+# serves them itself through whitenoise.
+RUN antinex-manage collectstatic --noinput
 WORKDIR /opt/antinex
 USER antinex
 EXPOSE 8010

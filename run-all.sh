@@ -132,6 +132,7 @@ local_settings() {
     export DS_DIR=${DS_DIR:-$VAR_DIR/datasets}
     export ANTINEX_DATASETS_DIR=${ANTINEX_DATASETS_DIR:-$ROOT/datasets:$DS_DIR}
     export ANTINEX_DOCS_DIR=${ANTINEX_DOCS_DIR:-$ROOT/docs/_build/html}
+    export ANTINEX_STATIC_ROOT=${ANTINEX_STATIC_ROOT:-$VAR_DIR/static}
     export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2}
     mkdir -p "$ANTINEX_MODEL_STORE" "$DS_DIR"
     # A secret key of this installation, made once and kept private.
@@ -233,7 +234,13 @@ run_local() {
     antinex-manage migrate --noinput >>"$LOG_DIR/migrate.log" 2>&1 \
         || { tail -n 30 "$LOG_DIR/migrate.log" >&2; die "migrations failed (log: $LOG_DIR/migrate.log)"; }
     antinex-manage collectstatic --noinput >>"$LOG_DIR/migrate.log" 2>&1 \
-        || log "collectstatic failed; static files are served from the apps (log: $LOG_DIR/migrate.log)"
+        || die "collectstatic failed (log: $LOG_DIR/migrate.log)"
+    # The API serves these docs at /docs/; build them once if Sphinx is here.
+    if [ ! -f "$ANTINEX_DOCS_DIR/index.html" ] && "$PYTHON" -c 'import sphinx, myst_parser' 2>/dev/null; then
+        log "building the docs into $ANTINEX_DOCS_DIR"
+        "$PYTHON" -m sphinx -q -b html "$ROOT/docs" "$ANTINEX_DOCS_DIR" >>"$LOG_DIR/docs.log" 2>&1 \
+            || log "docs build failed; /docs/ stays empty (log: $LOG_DIR/docs.log)"
+    fi
 
     local base="http://$ANTINEX_BIND:$ANTINEX_API_PORT"
     start api gunicorn api.wsgi:application \

@@ -227,7 +227,7 @@ def test_entry_point_commands_exist(config):
     scripts = {ep.name: ep for ep in entry_points(group="console_scripts")}
     used = {
         "antinex-subscriber": _command(config, "pipeline")[0],
-        "antinex-manage": _command(config, "migrate")[2].split()[0],
+        "antinex-manage": _command(config, "migrate")[0],
     }
     for expected, cmd in used.items():
         assert cmd == expected
