@@ -10,7 +10,6 @@ import argparse
 import json
 import os
 import sys
-from collections import Counter
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -89,19 +88,19 @@ def print_summary(res: dict, title: str) -> None:
     if m.get("confusion_matrix"):
         console.print(f"confusion matrix (rows actual, columns predicted; classes {m.get('classes')}): "
                       f"{m['confusion_matrix']}")
-    rows = data.get("sample_predictions") or []
-    if rows and data.get("ml_type") == "classification":
-        counts = Counter(r.get("label_name") for r in rows)
-        feature = next((k[len("_original_"):] for k in rows[0] if k.startswith("_original_")), None)
-        right = sum(1 for r in rows if feature and r.get(f"_original_{feature}") == r.get(feature))
-        pt = Table(title=f"Predictions on {len(rows)} rows (of {data.get('num_predictions')})")
+    whole = m.get("on_request_rows")
+    if whole and data.get("ml_type") == "classification":
+        model = res.get("model")
+        classes = whole.get("classes", [])
+        predicted = [sum(col) for col in zip(*whole["confusion_matrix"])]
+        pt = Table(title=f"Predictions on all {whole['num_rows']} rows of the request")
         pt.add_column("predicted label")
         pt.add_column("rows", justify="right")
-        for name, n in counts.most_common():
-            pt.add_row(str(name), str(n))
+        for cls, n in zip(classes, predicted):
+            pt.add_row(model.label_name(cls) if model else str(cls), str(n))
         console.print(pt)
-        console.print(f"predictions matching the recorded label: {right}/{len(rows)} "
-                      f"(includes the training rows; the held-out figures are above)")
+        console.print(f"agreement with the recorded labels on all rows: {whole['accuracy']:.4f} "
+                      "(training rows included; the held-out figures are above)")
 
 
 def cmd_train(args) -> int:

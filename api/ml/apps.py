@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class MLConfig(AppConfig):
+    name = "api.ml"
+    label = "ml"
+    verbose_name = "AntiNex ML jobs"
+    default_auto_field = "django.db.models.BigAutoField"

@@ -1,0 +1,55 @@
+"""Where ML work goes: the core worker (Celery on the core broker) or the API worker."""
+from __future__ import annotations
+
+import functools
+
+from celery import Celery
+from django.conf import settings
+
+from utils.consts import CORE_PREDICT_TASK, CORE_TRAIN_TASK, PREDICT_QUEUE, RESULTS_TASK_NAME, TRAIN_QUEUE
+
+
+def worker_result_node(job_id: int, result_id: int) -> dict:
+    """The return path the core uses to send results back (the original's shape)."""
+    return {
+        "source": "drf",
+        "auth_url": settings.ANTINEX_RESULT_AUTH_URL,
+        "ssl_options": {},
+        "exchange": RESULTS_TASK_NAME,
+        "routing_key": RESULTS_TASK_NAME,
+        "queue": RESULTS_TASK_NAME,
+        "task_name": RESULTS_TASK_NAME,
+        "exchange_type": "topic",
+        "delivery_mode": 2,
+        "manifest": {"job_id": job_id, "result_id": result_id, "job_type": "train-and-predict"},
+    }
+
+
+def is_predict_request(body: dict) -> bool:
+    """publish_to_core (or rows without a dataset) means: reuse the label's model if it exists."""
+    from utils.request import _as_bool
+
+    publish = body.get("publish_to_core")
+    try:
+        publish = _as_bool("publish_to_core", publish) if publish is not None else False
+    except ValueError:
+        publish = False
+    return publish or (not body.get("dataset") and bool(body.get("predict_rows")))
+
+
+@functools.lru_cache(maxsize=4)
+def core_app(broker_url: str) -> Celery:
+    app = Celery("antinex-api-publisher", broker=broker_url)
+    app.conf.update(task_serializer="json", accept_content=["json"], broker_connection_retry_on_startup=True,
+                    broker_transport_options={"max_retries": 3})
+    return app
+
+
+def publish_to_core(body: dict) -> None:
+    """Queue the request on the core's train or predict queue (raises on broker errors)."""
+    predict = is_predict_request(body)
+    core_app(settings.ANTINEX_AUTH_URL).send_task(
+        CORE_PREDICT_TASK if predict else CORE_TRAIN_TASK, args=[body],
+        queue=PREDICT_QUEUE if predict else TRAIN_QUEUE,
+        retry=True, retry_policy={"max_retries": 3, "interval_start": 0.1, "interval_step": 0.3},
+    )

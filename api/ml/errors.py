@@ -1,0 +1,42 @@
+"""Every error is JSON with a reason; nothing escapes as a 500 page."""
+from __future__ import annotations
+
+import logging
+
+from django.http import Http404
+from rest_framework import status
+from rest_framework.exceptions import APIException
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_handler
+
+from utils.request import RequestError
+
+log = logging.getLogger(__name__)
+
+
+class BadRequest(APIException):
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "bad_request"
+
+
+def request_error_response(exc: RequestError) -> Response:
+    return Response({"error": str(exc), "field": exc.field, "reason": exc.reason},
+                    status=status.HTTP_400_BAD_REQUEST)
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, RequestError):
+        return request_error_response(exc)
+    response = drf_handler(exc, context)
+    if response is not None:
+        data = response.data
+        if isinstance(data, dict) and "detail" in data and "error" not in data:
+            data = {"error": str(data["detail"]), **data}
+        elif not isinstance(data, dict):
+            data = {"error": data}
+        response.data = data
+        return response
+    if isinstance(exc, Http404):
+        return Response({"error": "not found"}, status=404)
+    log.exception("unhandled error in %s", context.get("view"))
+    return Response({"error": f"internal error: {type(exc).__name__}"}, status=500)

@@ -1,0 +1,83 @@
+"""Writing results onto jobs: one function for local training and core callbacks."""
+from __future__ import annotations
+
+import json
+import logging
+
+from django.db import transaction
+
+from api.ml.models import MLJob, MLJobResult
+
+log = logging.getLogger(__name__)
+DONE = ("finished", "error")
+
+
+def _model_json(value) -> dict:
+    if isinstance(value, str) and value:
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return {"raw": value}
+    return value if isinstance(value, dict) else {}
+
+
+def record_results(job_id: int, result_id: int, data: dict) -> bool:
+    """Store a worker's ``data`` block; returns False when the records are gone.
+
+    Idempotent: a redelivered result rewrites the same values, and an error
+    arriving after a finished result does not undo it.
+    """
+    from django.conf import settings
+
+    with transaction.atomic():
+        job = MLJob.objects.select_for_update().filter(id=job_id).first()
+        result = MLJobResult.objects.select_for_update().filter(id=result_id).first()
+        if job is None or result is None:
+            log.warning("results for deleted job %s / result %s dropped", job_id, result_id)
+            return False
+        ok = int(data.get("status", 0) or 0) == 0 and not data.get("err")
+        if not ok:
+            if result.status == "finished":
+                return True
+            reason = data.get("err") or "the worker reported an error without a reason"
+            result.status = job.status = "error"
+            result.error_data = job.error_data = {"error": reason}
+            job.control_state = "error"
+        else:
+            metrics = data.get("metrics") or {}
+            acc = dict(data.get("acc") or {})
+            for k in ("precision", "recall", "f1", "roc_auc", "false_positive_rate", "mse", "mae", "r2"):
+                if metrics.get(k) is not None:
+                    acc[k] = metrics[k]
+            rows = (data.get("sample_predictions") or [])[: settings.ANTINEX_MAX_PREDICTIONS_STORED]
+            result.acc_data = acc
+            result.metrics = metrics
+            result.history = data.get("history") or {}
+            result.model_json = _model_json(data.get("model_json"))
+            result.model_weights = data.get("weights") or {}
+            result.model_ref = data.get("model_ref") or {}
+            result.predictions_json = {"predictions": rows, "num_predictions": data.get("num_predictions", len(rows)),
+                                       "trained": data.get("trained")}
+            result.error_data = {}
+            result.status = job.status = "finished"
+            job.control_state = "finished"
+        result.save()
+        job.save()
+    return True
+
+
+def mark(job_id: int, result_id: int | None, status: str, reason: str = "") -> None:
+    """Move a job (and its result) to ``status`` unless it is already done."""
+    job = MLJob.objects.filter(id=job_id).first()
+    if job is None or job.status in DONE:
+        return
+    job.status = status
+    if reason:
+        job.error_data = {"error": reason}
+    job.save(update_fields=["status", "error_data", "updated"])
+    if result_id:
+        res_status = {"started": "processing", "launched": "launched", "error": "error"}.get(status, status)
+        fields = {"status": res_status}
+        if reason:
+            fields["error_data"] = {"error": reason}
+        MLJobResult.objects.filter(id=result_id).exclude(status__in=DONE).update(**fields)

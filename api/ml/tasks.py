@@ -1,0 +1,86 @@
+"""The API worker's tasks: local training, dataset preparation, core results."""
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from django.conf import settings
+
+from api.ml.models import MLJob, MLPrepare
+from api.ml.records import DONE, mark, record_results
+from utils.consts import RESULTS_TASK_NAME
+
+log = logging.getLogger(__name__)
+
+
+@shared_task(name="api.ml.tasks.task_ml_job", acks_late=True)
+def task_ml_job(job_id: int, result_id: int) -> None:
+    """Train (or reuse the label's stored model) and predict, in the API worker."""
+    from api.ml.dispatch import is_predict_request
+    from utils.make_predictions import make_predictions
+    from utils.model_store import ModelStore, ModelStoreError
+
+    job = MLJob.objects.filter(id=job_id).first()
+    if job is None or job.status in DONE:
+        return  # deleted, or a redelivery of a job already done
+    mark(job_id, result_id, "started")
+    body = dict(job.predict_manifest)
+    store = ModelStore(settings.ANTINEX_MODEL_STORE / f"user_{job.user_id}")
+    trained = None
+    if is_predict_request(body) and store.exists(body.get("label", "")):
+        try:
+            trained = store.load(body["label"])
+        except ModelStoreError as exc:
+            log.warning("stored model unusable, retraining: %s", exc)
+    try:
+        res = make_predictions(body, trained=trained, store=None if trained else store,
+                               datasets_dirs=settings.ANTINEX_DATASETS_DIRS)
+    except Exception as exc:  # a worker must record the failure, never lose the job
+        log.exception("job %s failed", job_id)
+        res = {"data": {"status": 2, "err": f"{type(exc).__name__}: {exc}"}}
+    record_results(job_id, result_id, res["data"])
+
+
+@shared_task(name=RESULTS_TASK_NAME, acks_late=True, ignore_result=True)
+def task_ml_process_results(payload: dict) -> None:
+    """Results from the core: ``{"results": {"data": ..., "created": ...}, "manifest": {...}}``."""
+    if not isinstance(payload, dict):
+        log.error("results payload is not an object: %r", type(payload))
+        return
+    manifest = payload.get("manifest") or {}
+    data = (payload.get("results") or {}).get("data") or {}
+    try:
+        job_id, result_id = int(manifest["job_id"]), int(manifest["result_id"])
+    except (KeyError, TypeError, ValueError):
+        log.error("results without job_id/result_id: %r", manifest)
+        return
+    record_results(job_id, result_id, data)
+
+
+@shared_task(name="api.ml.tasks.task_ml_prepare", acks_late=True)
+def task_ml_prepare(prepare_id: int) -> None:
+    """Merge recorded CSVs into full and cleaned training files."""
+    from pipeline.prepare import PrepareError, find_pipeline_csvs, prepare_dataset
+
+    prep = MLPrepare.objects.filter(id=prepare_id).first()
+    if prep is None or prep.status in DONE:
+        return
+    prep.status = "running"
+    prep.save(update_fields=["status", "updated"])
+    try:
+        allowed = settings.ANTINEX_DATASETS_DIRS
+        files = find_pipeline_csvs(prep.ds_glob_path, allowed)
+        meta = prepare_dataset(files, prep.full_file, prep.clean_file, label_rules=prep.label_rules,
+                               post_proc=prep.post_proc, meta_suffix=prep.meta_suffix, allowed_dirs=allowed)
+    except PrepareError as exc:
+        prep.status = prep.control_state = "error"
+        prep.error_data = {"error": str(exc)}
+    else:
+        prep.pipeline_files = {"files": [str(f) for f in files], **{
+            k: v for k, v in (prep.pipeline_files or {}).items() if k != "files"}}
+        prep.post_proc = {**prep.post_proc, "features_to_process": meta["features_to_process"],
+                          "ignore_features": meta["ignore_features"],
+                          "feature_to_predict": meta["feature_to_predict"]}
+        prep.meta_data = meta
+        prep.status = prep.control_state = "finished"
+    prep.save()

@@ -1,0 +1,179 @@
+"""Django settings, all from the environment (see docs/operations.md).
+
+Development (the default) runs anywhere; ``DJANGO_CONFIGURATION=Production``
+refuses to start with the development secret key or with DEBUG on.
+"""
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from utils.consts import DEFAULT_API_BROKER_URL, DEFAULT_CORE_BROKER_URL, RESULTS_TASK_NAME
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+BASE_DIR = Path(__file__).resolve().parent
+REPO_DIR = BASE_DIR.parent
+CONFIGURATION = os.environ.get("DJANGO_CONFIGURATION", "Development")
+DEV_SECRET_KEY = "antinex-development-key-do-not-use-in-production"
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", DEV_SECRET_KEY)
+DEBUG = env_bool("DJANGO_DEBUG", CONFIGURATION == "Development")
+ALLOWED_HOSTS = [h for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "*").split(",") if h]
+
+if CONFIGURATION == "Production":
+    if SECRET_KEY == DEV_SECRET_KEY or len(SECRET_KEY) < 32:
+        raise ImproperlyConfigured("Production needs DJANGO_SECRET_KEY: a random secret of 32+ characters")
+    if DEBUG:
+        raise ImproperlyConfigured("Production refuses to run with DJANGO_DEBUG on")
+    if "*" in ALLOWED_HOSTS:
+        raise ImproperlyConfigured("Production needs DJANGO_ALLOWED_HOSTS (not '*')")
+    SECURE_CONTENT_TYPE_NOSNIFF = True
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", True)
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework_simplejwt.token_blacklist",
+    "drf_yasg",
+    "api.ml",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "api.urls"
+WSGI_APPLICATION = "api.wsgi.application"
+TEMPLATES = [{
+    "BACKEND": "django.template.backends.django.DjangoTemplates",
+    "DIRS": [BASE_DIR / "templates"],
+    "APP_DIRS": True,
+    "OPTIONS": {"context_processors": [
+        "django.template.context_processors.request",
+        "django.contrib.auth.context_processors.auth",
+        "django.contrib.messages.context_processors.messages",
+    ]},
+}]
+
+
+def _database() -> dict:
+    if os.environ.get("DATABASE_URL"):
+        return dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=60)
+    if os.environ.get("POSTGRES_DB"):
+        return {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": os.environ["POSTGRES_DB"],
+            "HOST": os.environ.get("POSTGRES_HOST", "localhost"),
+            "PORT": os.environ.get("POSTGRES_PORT", "5432"),
+            "USER": os.environ.get("POSTGRES_USER", "postgres"),
+            "PASSWORD": os.environ.get("POSTGRES_PASSWORD", ""),
+            "CONN_MAX_AGE": 60,
+        }
+    if CONFIGURATION == "Production":
+        raise ImproperlyConfigured("Production needs DATABASE_URL or POSTGRES_DB (SQLite is for the quick start)")
+    # the embedded default, for the zero-setup quick start only
+    return {"ENGINE": "django.db.backends.sqlite3",
+            "NAME": os.environ.get("ANTINEX_SQLITE", str(REPO_DIR / "var" / "antinex.sqlite3"))}
+
+
+DATABASES = {"default": _database()}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_PASSWORD_VALIDATORS = []  # the API's own rules live in api/ml/serializers.py
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_TZ = True
+STATIC_URL = "/static/"
+STATIC_ROOT = Path(os.environ.get("ANTINEX_STATIC_ROOT", REPO_DIR / "var" / "static"))
+DOCS_HTML_DIR = Path(os.environ.get("ANTINEX_DOCS_DIR", REPO_DIR / "docs" / "_build" / "html"))
+DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("ANTINEX_MAX_BODY_BYTES", 50 * 1024 * 1024))
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.BasicAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer",
+                                 "rest_framework.renderers.BrowsableAPIRenderer"],
+    "EXCEPTION_HANDLER": "api.ml.errors.exception_handler",
+    "PAGE_SIZE": 20,
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=int(os.environ.get("JWT_ACCESS_MINUTES", "60"))),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=int(os.environ.get("JWT_REFRESH_DAYS", "7"))),
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    "AUTH_HEADER_TYPES": ("JWT", "Bearer"),
+    "SIGNING_KEY": SECRET_KEY,
+    "UPDATE_LAST_LOGIN": True,
+}
+
+SWAGGER_SETTINGS = {
+    "SECURITY_DEFINITIONS": {
+        "JWT": {"type": "apiKey", "name": "Authorization", "in": "header",
+                "description": "JWT <token> (from POST /api-token-auth/)"},
+    },
+    "USE_SESSION_AUTH": False,
+}
+
+# --- Celery (API worker) ----------------------------------------------------
+CELERY_ENABLED = env_bool("CELERY_ENABLED", True)
+CELERY_BROKER_URL = os.environ.get("BROKER_URL", DEFAULT_API_BROKER_URL)
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_ALWAYS_EAGER = not CELERY_ENABLED
+CELERY_TASK_EAGER_PROPAGATES = False
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    # a dead worker's unacknowledged job comes back after this many seconds;
+    # task bodies are idempotent by job id so a redelivery never duplicates
+    "visibility_timeout": int(os.environ.get("ANTINEX_VISIBILITY_TIMEOUT", "3600")),
+}
+API_QUEUE = "antinex.api"
+CELERY_TASK_DEFAULT_QUEUE = API_QUEUE
+CELERY_TASK_ROUTES = {RESULTS_TASK_NAME: {"queue": RESULTS_TASK_NAME}}
+
+# --- AntiNex core -----------------------------------------------------------
+ANTINEX_WORKER_ENABLED = env_bool("ANTINEX_WORKER_ENABLED", False)
+ANTINEX_AUTH_URL = os.environ.get("ANTINEX_AUTH_URL", DEFAULT_CORE_BROKER_URL)
+ANTINEX_RESULT_AUTH_URL = os.environ.get("ANTINEX_RESULT_AUTH_URL", CELERY_BROKER_URL)
+ANTINEX_DATASETS_DIRS = [Path(p) for p in os.environ.get(
+    "ANTINEX_DATASETS_DIR", str(REPO_DIR / "var" / "datasets")).split(":") if p]
+ANTINEX_MODEL_STORE = Path(os.environ.get("ANTINEX_MODEL_STORE", REPO_DIR / "var" / "models"))
+ANTINEX_MAX_PREDICTIONS_STORED = int(os.environ.get("ANTINEX_MAX_PREDICTIONS_STORED", "100000"))
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+}

@@ -1,0 +1,52 @@
+"""Publishing packet messages to the NEW_PACKETS queue (kombu, JSON only)."""
+from __future__ import annotations
+
+from kombu import Connection, Exchange, Queue
+
+from pipeline import settings
+from pipeline.flatten import packet_to_message
+
+
+def packet_queue(exchange: Exchange | None = None) -> Queue:
+    exchange = exchange or Exchange(settings.exchange_name(), type="topic", durable=True)
+    return Queue(settings.queue_name(), exchange=exchange, routing_key=settings.routing_key(), durable=True)
+
+
+class PacketPublisher:
+    """Publishes messages to NEW_PACKETS; declares the exchange and queue on first use."""
+
+    def __init__(self, broker_url: str | None = None, *, mode: str = "default"):
+        self.url = broker_url or settings.broker_url()
+        self.mode = mode
+        self.exchange = Exchange(settings.exchange_name(), type="topic", durable=True)
+        self.queue = packet_queue(self.exchange)
+        self.conn: Connection | None = None
+        self.producer = None
+        self.published = 0
+
+    def __enter__(self) -> "PacketPublisher":
+        self.conn = Connection(self.url, transport_options={"max_retries": 3})
+        self.producer = self.conn.Producer(serializer="json")
+        self.queue(self.conn.default_channel).declare()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.conn is not None:
+            self.conn.release()
+            self.conn = None
+
+    def publish(self, message: dict) -> None:
+        self.producer.publish(message, exchange=self.exchange, routing_key=settings.routing_key(),
+                              serializer="json", retry=True, declare=[self.queue],
+                              retry_policy={"max_retries": 5, "interval_start": 0.1, "interval_step": 0.2,
+                                            "interval_max": 1})
+        self.published += 1
+
+    def publish_packet(self, pkt, *, source: str | None = None) -> int:
+        """Publish one scapy packet; returns 1 if published, 0 if it has no Ethernet layer."""
+        from scapy.layers.l2 import Ether
+
+        if Ether not in pkt:
+            return 0
+        self.publish(packet_to_message(pkt, mode=self.mode, source=source or settings.source_host()))
+        return 1
