@@ -1,0 +1,204 @@
+"""The REST API for real: PostgreSQL, Redis, gunicorn and the API Celery worker."""
+from __future__ import annotations
+
+import base64
+import json
+import time
+
+import pytest
+import requests
+
+from .conftest import job_body
+
+pytestmark = pytest.mark.stack
+
+
+@pytest.fixture(scope="module")
+def alice(stack):
+    stack.create_user("alice", "alice-pass-1", "alice@example.com")
+    return stack.client("alice", "alice-pass-1")
+
+
+@pytest.fixture(scope="module")
+def bob(stack):
+    stack.create_user("bob", "bob-pass-1", "bob@example.com")
+    return stack.client("bob", "bob-pass-1")
+
+
+@pytest.fixture(scope="module")
+def trained(stack, alice):
+    r = alice.post(f"{stack.url}/ml/", json=job_body(str(stack.datasets_dir / "train.csv"), epochs=25))
+    assert r.status_code == 201, r.text
+    body = r.json()
+    result = stack.wait_for_result(alice, body["job"]["predict_manifest"]["result_id"])
+    return body, result
+
+
+def test_register_validation_messages(stack):
+    url = f"{stack.url}/users/"
+    cases = [({"username": "x", "password": "abcd"}, "missing email address"),
+             ({"email": "a@b.co", "password": "abcd"}, "missing username"),
+             ({"email": "a@b.co", "username": "u" * 31, "password": "abcd"}, "username too long"),
+             ({"email": "a@b.co", "username": "u1"}, "missing password"),
+             ({"email": "a@b.co", "username": "u1", "password": "abc"}, "password too short"),
+             ({"email": "not-an-email", "username": "u1", "password": "abcd"}, "Please enter a valid email")]
+    for body, reason in cases:
+        r = requests.post(url, json=body, timeout=10)
+        assert r.status_code == 400 and reason in r.json()["error"], (body, r.text)
+    ok = requests.post(url, json={"email": "c@d.co", "username": "carol", "password": "abcd"}, timeout=10)
+    assert ok.status_code == 201 and "password" not in ok.json()
+    dup = requests.post(url, json={"email": "e@f.co", "username": "carol", "password": "abcd"}, timeout=10)
+    assert dup.status_code == 400 and "already in use" in dup.json()["error"]
+
+
+def test_token_formats_and_bad_credentials(stack, alice):
+    r = requests.post(f"{stack.url}/api-token-auth/", json={"username": "alice", "password": "alice-pass-1"},
+                      timeout=10)
+    token = r.json()["token"]
+    for scheme in ("JWT", "Bearer"):
+        me = requests.get(f"{stack.url}/users/", headers={"Authorization": f"{scheme} {token}"}, timeout=10)
+        assert me.status_code == 200 and me.json()["username"] == "alice"
+    bad = requests.post(f"{stack.url}/api-token-auth/", json={"username": "alice", "password": "nope"}, timeout=10)
+    assert bad.status_code == 400 and bad.json()["error"]
+    assert requests.get(f"{stack.url}/ml/", timeout=10).status_code == 401
+    forged = token.rsplit(".", 1)[0] + "." + base64.urlsafe_b64encode(b"x" * 32).decode().rstrip("=")
+    r = requests.get(f"{stack.url}/ml/", headers={"Authorization": f"JWT {forged}"}, timeout=10)
+    assert r.status_code == 401 and r.json()["error"]
+    refresh = requests.post(f"{stack.url}/api-token-refresh/", json={"refresh": r.request and
+                                                                     requests.post(f"{stack.url}/api-token-auth/",
+                                                                                   json={"username": "alice",
+                                                                                         "password": "alice-pass-1"},
+                                                                                   timeout=10).json()["refresh"]},
+                            timeout=10)
+    assert refresh.status_code == 200 and refresh.json()["access"]
+
+
+def test_train_end_to_end(stack, trained):
+    body, result = trained
+    assert body["job"]["status"] in ("initial", "started", "finished")
+    assert body["results"]["acc_data"]["accuracy"] in (-1.0, -1) or body["results"]["status"] == "finished"
+    assert result["status"] == "finished", result["error_data"]
+    assert result["acc_data"]["accuracy"] > 50
+    assert result["metrics"]["evaluated_on"] == "held-out"
+    assert len(result["metrics"]["confusion_matrix"]) == 2
+    preds = result["predictions_json"]["predictions"]
+    assert len(preds) == 240
+    assert {"_original_label_value", "label_value", "label_name", "_row_idx", "_count"} <= set(preds[0])
+    assert result["history"]["loss"]
+
+
+def test_job_and_result_reads_and_lists(stack, alice, trained):
+    body, result = trained
+    job = alice.get(f"{stack.url}/ml/{body['job']['id']}/").json()
+    assert job["status"] == "finished" and job["predict_manifest"]["result_id"] == result["id"]
+    jobs = alice.get(f"{stack.url}/ml/").json()
+    assert jobs["count"] >= 1 and jobs["jobs"][0]["id"] == body["job"]["id"]
+    results = alice.get(f"{stack.url}/mlresults/").json()
+    assert results["results"][0]["id"] == result["id"] and "predictions_json" not in results["results"][0]
+
+
+def test_predict_reuses_the_stored_model(stack, alice, trained):
+    rows = [{"tcp_dport": 8081, "ip_len": 300, "payload_n_quote": 5},
+            {"tcp_dport": 80, "ip_len": 300, "payload_n_quote": 0}]
+    r = alice.post(f"{stack.url}/ml/", json={"label": "Api-Test-DNN", "predict_rows": rows,
+                                             "predict_feature": "label_value", "publish_to_core": True})
+    assert r.status_code == 201, r.text
+    result = stack.wait_for_result(alice, r.json()["results"]["id"])
+    assert result["status"] == "finished", result["error_data"]
+    assert result["predictions_json"]["trained"] is False
+    got = [p["label_value"] for p in result["predictions_json"]["predictions"]]
+    assert got == [1, 0]
+
+
+def test_isolation_between_users(stack, alice, bob, trained):
+    body, result = trained
+    for path in (f"ml/{body['job']['id']}/", f"mlresults/{result['id']}/"):
+        assert bob.get(f"{stack.url}/{path}").status_code == 404
+        assert bob.delete(f"{stack.url}/{path}").status_code == 404
+    assert bob.get(f"{stack.url}/ml/").json()["jobs"] == []
+    alice_id = alice.get(f"{stack.url}/users/").json()["id"]
+    assert bob.get(f"{stack.url}/users/{alice_id}/").status_code == 404
+    assert bob.put(f"{stack.url}/users/{alice_id}/", json={"email": "x@y.co"}).status_code == 404
+    # bob's model with the same label is his own: predicting without training data fails cleanly
+    r = bob.post(f"{stack.url}/ml/", json={"label": "Api-Test-DNN", "predict_rows": [{"tcp_dport": 1}],
+                                           "publish_to_core": True})
+    res = stack.wait_for_result(bob, r.json()["results"]["id"])
+    assert res["status"] == "error" and res["error_data"]["error"]
+
+
+@pytest.mark.parametrize("payload,field", [
+    ({"label": "x"}, "dataset"),
+    ({"label": "x", "dataset": "/etc/passwd"}, "dataset"),
+    ({"label": "x", "dataset": "../../etc/passwd"}, "dataset"),
+    ({"label": "x", "dataset": "train.csv", "epochs": "many"}, "epochs"),
+    ({"label": "x", "dataset": "train.csv", "ml_type": "xgb"}, "ml_type"),
+    ({"label": "x", "predict_rows": []}, "predict_rows"),
+])
+def test_bad_ml_requests_get_reasons(stack, alice, payload, field):
+    r = alice.post(f"{stack.url}/ml/", json=payload)
+    assert r.status_code == 400, r.text
+    assert r.json()["field"] == field and r.json()["reason"]
+
+
+def test_unknown_columns_end_as_job_error(stack, alice):
+    body = job_body("train.csv", label="bad-cols", features_to_process=["tcp_dport", "nope"])
+    r = alice.post(f"{stack.url}/ml/", json=body)
+    assert r.status_code == 201
+    res = stack.wait_for_result(alice, r.json()["results"]["id"])
+    assert res["status"] == "error" and "nope" in res["error_data"]["error"]
+    job = alice.get(f"{stack.url}/ml/{r.json()['job']['id']}/").json()
+    assert job["status"] == "error" and "nope" in job["error_data"]["error"]
+
+
+def test_malformed_json_and_wrong_body(stack, alice):
+    r = alice.post(f"{stack.url}/ml/", data="{not json", headers={"Content-Type": "application/json"})
+    assert r.status_code == 400 and r.json()["error"]
+    r = alice.post(f"{stack.url}/ml/", json=[1, 2])
+    assert r.status_code == 400
+
+
+def test_delete_is_real(stack, alice):
+    r = alice.post(f"{stack.url}/ml/", json=job_body("train.csv", label="to-delete", epochs=1))
+    job_id, result_id = r.json()["job"]["id"], r.json()["results"]["id"]
+    stack.wait_for_result(alice, result_id)
+    assert alice.delete(f"{stack.url}/ml/{job_id}/").status_code == 204
+    assert alice.get(f"{stack.url}/ml/{job_id}/").status_code == 404
+    assert alice.get(f"{stack.url}/mlresults/{result_id}/").status_code == 404
+
+
+def test_prepare_merges_with_real_labels(stack, alice):
+    rec = stack.datasets_dir / "recordings"
+    (rec / "attack").mkdir(parents=True)
+    (rec / "normal").mkdir(parents=True)
+    (rec / "attack" / "a.csv").write_text("idx,ip_len,tcp_dport,ip_src\n0,60,80,10.0.0.66\n1,70,80,10.0.0.66\n")
+    (rec / "normal" / "n.csv").write_text("idx,ip_len,tcp_dport,ip_src\n0,61,80,10.0.0.5\n")
+    r = alice.post(f"{stack.url}/mlprepare/", json={"title": "t", "ds_glob_path": "recordings/*/*.csv",
+                                                    "label_rules": {"attack_ips": ["10.0.0.66"]}})
+    assert r.status_code == 201, r.text
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        prep = alice.get(f"{stack.url}/mlprepare/{r.json()['id']}/").json()
+        if prep["status"] in ("finished", "error"):
+            break
+        time.sleep(0.3)
+    assert prep["status"] == "finished", prep["error_data"]
+    assert "ip_len" in prep["post_proc"]["features_to_process"]
+    assert "ip_src" not in prep["post_proc"]["features_to_process"]
+    import pandas as pd
+
+    clean = pd.read_csv(prep["clean_file"])
+    assert sorted(clean["label_value"]) == [0, 1, 1]
+    bad = alice.post(f"{stack.url}/mlprepare/", json={"ds_glob_path": "/etc/*"})
+    assert bad.status_code == 201 and alice.get(f"{stack.url}/mlprepare/{bad.json()['id']}/").json()["status"] in (
+        "error", "running", "initial")
+    outside = alice.post(f"{stack.url}/mlprepare/", json={"ds_glob_path": "x/*.csv", "full_file": "/tmp/x.csv"})
+    assert outside.status_code == 400 and outside.json()["field"] == "full_file"
+
+
+def test_swagger_and_schema(stack):
+    assert requests.get(f"{stack.url}/swagger/", timeout=10).status_code == 200
+    schema = requests.get(f"{stack.url}/swagger.json", timeout=10).json()
+    for path in ("/ml/", "/mlresults/", "/mlprepare/", "/users/"):
+        assert path in schema["paths"]
+    assert "JWT" in schema["securityDefinitions"]
+    assert requests.get(f"{stack.url}/docs/", timeout=10).status_code == 200
