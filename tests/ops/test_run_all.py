@@ -134,6 +134,10 @@ def test_api_answers_with_its_schema_and_database(stack):
     user = {"username": "ops-user", "password": "ops-pass-12345", "email": "ops@example.com"}
     created = requests.post(f"{stack['url']}/users/", json=user, timeout=30)
     assert created.status_code == 201, created.text
+    # The docs run-all.sh builds (when missing) are served at /docs/.
+    docs = requests.get(f"{stack['url']}/docs/", timeout=30)
+    assert docs.status_code == 200 and "Operations" in docs.text
+
     token = requests.post(
         f"{stack['url']}/api-token-auth/",
         json={"username": user["username"], "password": user["password"]},
