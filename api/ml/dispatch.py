@@ -48,8 +48,11 @@ def core_app(broker_url: str) -> Celery:
 def publish_to_core(body: dict) -> None:
     """Queue the request on the core's train or predict queue (raises on broker errors)."""
     predict = is_predict_request(body)
-    core_app(settings.ANTINEX_AUTH_URL).send_task(
-        CORE_PREDICT_TASK if predict else CORE_TRAIN_TASK, args=[body],
-        queue=PREDICT_QUEUE if predict else TRAIN_QUEUE,
-        retry=True, retry_policy={"max_retries": 3, "interval_start": 0.1, "interval_step": 0.3},
-    )
+    app = core_app(settings.ANTINEX_AUTH_URL)
+    # explicit connection: CELERY_BROKER_URL (set by the celery CLI) would win over the app's broker
+    with app.connection_for_write(settings.ANTINEX_AUTH_URL) as conn:
+        app.send_task(
+            CORE_PREDICT_TASK if predict else CORE_TRAIN_TASK, args=[body],
+            queue=PREDICT_QUEUE if predict else TRAIN_QUEUE, connection=conn,
+            retry=True, retry_policy={"max_retries": 3, "interval_start": 0.1, "interval_step": 0.3},
+        )

@@ -57,7 +57,7 @@ def record_results(job_id: int, result_id: int, data: dict) -> bool:
             result.model_weights = data.get("weights") or {}
             result.model_ref = data.get("model_ref") or {}
             result.predictions_json = {"predictions": rows, "num_predictions": data.get("num_predictions", len(rows)),
-                                       "trained": data.get("trained")}
+                                       "trained": data.get("trained"), "model_source": data.get("model_source")}
             result.error_data = {}
             result.status = job.status = "finished"
             job.control_state = "finished"

@@ -25,7 +25,7 @@ def task_ml_job(job_id: int, result_id: int) -> None:
         return  # deleted, or a redelivery of a job already done
     mark(job_id, result_id, "started")
     body = dict(job.predict_manifest)
-    store = ModelStore(settings.ANTINEX_MODEL_STORE / f"user_{job.user_id}")
+    store = ModelStore(settings.ANTINEX_MODEL_STORE)  # labels carry the user: "user_<id>.<label>"
     trained = None
     if is_predict_request(body) and store.exists(body.get("label", "")):
         try:
@@ -38,6 +38,7 @@ def task_ml_job(job_id: int, result_id: int) -> None:
     except Exception as exc:  # a worker must record the failure, never lose the job
         log.exception("job %s failed", job_id)
         res = {"data": {"status": 2, "err": f"{type(exc).__name__}: {exc}"}}
+    res["data"]["model_source"] = "store" if trained else "trained"
     record_results(job_id, result_id, res["data"])
 
 

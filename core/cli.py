@@ -1,0 +1,78 @@
+"""``antinex-core``: run the core worker and manage its model store.
+
+    antinex-core worker [--concurrency N]
+    antinex-core models list
+    antinex-core models warm LABEL [LABEL ...]   (load and verify stored models)
+    antinex-core models delete LABEL
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def main(argv: list[str] | None = None) -> int:
+    from core import settings
+
+    ap = argparse.ArgumentParser(prog="antinex-core", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="command", required=True)
+    w = sub.add_parser("worker", help="start the core worker (one process holds the cache)")
+    w.add_argument("--loglevel", default="INFO")
+    m = sub.add_parser("models", help="the model store")
+    m.add_argument("action", choices=("list", "warm", "delete"))
+    m.add_argument("labels", nargs="*")
+    m.add_argument("--json", action="store_true")
+    args = ap.parse_args(argv)
+    if args.command == "worker":
+        from core.celery_app import app
+
+        app.worker_main(["worker", "-l", args.loglevel, "-Q", f"{settings.TRAIN},{settings.PREDICT}",
+                         "--pool", "solo", "--without-gossip", "--without-mingle"])
+        return 0
+    from utils.model_store import ModelStore, ModelStoreError
+
+    store = ModelStore(settings.MODEL_STORE)
+    if args.action == "list":
+        models = store.list()
+        if args.json:
+            print(json.dumps(models, indent=2))
+        else:
+            from rich.console import Console
+            from rich.table import Table
+
+            table = Table(title=f"Model store {store.root}")
+            for col in ("name", "saved", "bytes", "accuracy", "checksum"):
+                table.add_column(col)
+            for mdl in models:
+                acc = mdl.get("accuracy")
+                table.add_row(str(mdl["name"]), str(mdl["saved"]), str(mdl["bytes"]),
+                              f"{acc:.4f}" if isinstance(acc, float) else "-", mdl["checksum"][:12])
+            Console().print(table)
+        return 0
+    if not args.labels:
+        print(f"antinex-core: error: models {args.action} needs at least one LABEL", file=sys.stderr)
+        return 2
+    status = 0
+    for label in args.labels:
+        if args.action == "delete":
+            ok = store.delete(label)
+            print(f"{'deleted' if ok else 'not found'}: {label}")
+            status |= 0 if ok else 1
+        else:
+            try:
+                model = store.load(label)
+            except ModelStoreError as exc:
+                print(f"antinex-core: error: {exc}", file=sys.stderr)
+                status = 1
+                continue
+            print(f"ok: {label} ({len(model.features)} features, checksum verified)")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,113 @@
+"""The core worker for real: API → core broker → core worker → results task → PostgreSQL."""
+from __future__ import annotations
+
+import signal
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import redis_url
+
+pytestmark = pytest.mark.stack
+
+ROWS = [{"f1": 2.1, "f2": 0.3}, {"f1": -0.1, "f2": -0.4}, {"f1": 1.9, "f2": 1.0}]
+
+
+def job(dataset: str, label: str, **over) -> dict:
+    body = {"label": label, "dataset": dataset, "predict_feature": "label_value",
+            "features_to_process": ["f1", "f2"], "epochs": 10, "seed": 3, "batch_size": 16,
+            "model_desc": {"layers": [{"num_neurons": 8, "activation": "relu"},
+                                      {"num_neurons": 1, "activation": "sigmoid"}]},
+            "label_rules": {"labels": ["not_attack", "attack"], "label_values": [0, 1]}}
+    body.update(over)
+    return body
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    from stack import LiveStack
+
+    env = {"ANTINEX_VISIBILITY_TIMEOUT": "4", "ANTINEX_JOB_LOCK_SECONDS": "6"}
+    with LiveStack(redis_url("core_results"), core_redis=redis_url("core"), with_core=True,
+                   tmp_path=tmp_path_factory.mktemp("core-stack"), extra_env=env) as s:
+        rng = np.random.default_rng(1)
+        y = rng.integers(0, 2, 300)
+        pd.DataFrame({"f1": y * 2 + rng.normal(0, 0.2, 300), "f2": rng.normal(size=300),
+                      "label_value": y}).to_csv(s.datasets_dir / "d.csv", index=False)
+        big = rng.integers(0, 2, 20000)
+        pd.DataFrame({"f1": big + rng.normal(0, 0.5, 20000), "f2": rng.normal(size=20000),
+                      "label_value": big}).to_csv(s.datasets_dir / "big.csv", index=False)
+        s.create_user("core-user", "core-pass-1")
+        yield s
+
+
+@pytest.fixture(scope="module")
+def user(stack):
+    return stack.client("core-user", "core-pass-1")
+
+
+def submit(stack, user, body) -> dict:
+    r = user.post(f"{stack.url}/ml/", json=body)
+    assert r.status_code == 201, r.text
+    assert r.json()["job"]["status"] == "launched"
+    return stack.wait_for_result(user, r.json()["results"]["id"], timeout=180)
+
+
+def test_train_then_predict_by_label_without_training(stack, user):
+    trained = submit(stack, user, job("d.csv", "Core-Label"))
+    assert trained["status"] == "finished", trained["error_data"]
+    assert trained["predictions_json"]["model_source"] == "trained"
+    pred = submit(stack, user, {"label": "Core-Label", "predict_rows": ROWS, "publish_to_core": True})
+    assert pred["status"] == "finished", pred["error_data"]
+    assert pred["predictions_json"]["model_source"] == "memory"
+    assert pred["predictions_json"]["trained"] is False
+    assert [p["label_value"] for p in pred["predictions_json"]["predictions"]] == [1, 0, 1]
+
+
+def test_restart_serves_from_store_with_identical_predictions(stack, user):
+    before = submit(stack, user, {"label": "Core-Label", "predict_rows": ROWS, "publish_to_core": True})
+    stack.stop("core")
+    stack.start_core()
+    after = submit(stack, user, {"label": "Core-Label", "predict_rows": ROWS, "publish_to_core": True})
+    assert after["predictions_json"]["model_source"] == "store"
+    strip = lambda rows: [{k: v for k, v in r.items()} for r in rows]  # noqa: E731
+    assert strip(after["predictions_json"]["predictions"]) == strip(before["predictions_json"]["predictions"])
+
+
+def test_invalid_requests_end_as_job_errors(stack, user):
+    bad = submit(stack, user, job("d.csv", "Core-Bad", features_to_process=["f1", "missing_col"]))
+    assert bad["status"] == "error" and "missing_col" in bad["error_data"]["error"]
+    from celery import Celery
+
+    from utils.consts import CORE_TRAIN_TASK, TRAIN_QUEUE
+
+    poison = Celery(broker=stack.core_redis)
+    poison.conf.task_serializer = "json"
+    poison.send_task(CORE_TRAIN_TASK, args=["not a request"], queue=TRAIN_QUEUE)
+    poison.send_task(CORE_TRAIN_TASK, args=[{"manifest": {"worker_result_node": {"nonsense": 1}}}],
+                     queue=TRAIN_QUEUE)
+    # the worker survives and keeps serving
+    ok = submit(stack, user, {"label": "Core-Label", "predict_rows": ROWS, "publish_to_core": True})
+    assert ok["status"] == "finished"
+
+
+def test_killed_worker_loses_nothing(stack, user):
+    received = stack.log("core").count("Task antinex.core.train[")
+    r = user.post(f"{stack.url}/ml/", json=job("big.csv", "Core-Slow", epochs=40, batch_size=16))
+    assert r.status_code == 201
+    job_id, result_id = r.json()["job"]["id"], r.json()["results"]["id"]
+    deadline = time.time() + 60
+    while stack.log("core").count("Task antinex.core.train[") <= received:
+        assert time.time() < deadline, stack.log("core")
+        time.sleep(0.2)
+    time.sleep(2)  # inside fit()
+    stack.stop("core", sig=signal.SIGKILL)
+    assert user.get(f"{stack.url}/mlresults/{result_id}/").json()["status"] != "finished"
+    stack.start_core("core2", extra_env={"ANTINEX_JOB_LOCK_SECONDS": "6"})
+    done = stack.wait_for_result(user, result_id, timeout=300)
+    assert done["status"] == "finished", done["error_data"]
+    assert done["predictions_json"]["model_source"] == "trained"
+    log = stack.log("core2")
+    assert log.count(f"train job={job_id} ") == 1, log[-3000:]
