@@ -1,0 +1,188 @@
+"""``AIClient``: the AntiNex REST API from Python (the original's interface).
+
+Every call returns ``{"status": SUCCESS|FAILED|ERROR|..., "error": str, "data": ...}``;
+nothing hangs: every request has a timeout and waits have a deadline.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import requests
+
+from client import consts
+from client.consts import ERROR, FAILED, LOGIN_FAILED, SUCCESS
+
+DONE_JOB = ("finished", "completed", "launched")
+
+
+def _resp(status: int, error: str = "", data: Any = None) -> dict:
+    return {"status": status, "error": error, "data": data}
+
+
+class AIClient:
+    """Log in with a JWT, run jobs, wait for them, read jobs, results and prepares."""
+
+    def __init__(self, user: str | None = None, password: str | None = None, url: str | None = None,
+                 email: str | None = None, verbose: bool = True, ca_dir: str | None = None,
+                 cert_file: str | None = None, key_file: str | None = None, debug: bool = False,
+                 timeout: float = 30.0):
+        self.user = user or consts.env_user()
+        self.password = password or consts.env_password()
+        self.url = (url or consts.env_url()).rstrip("/")
+        self.email = email or consts.env_email()
+        self.verbose, self.debug, self.timeout = verbose, debug, timeout
+        self.session = requests.Session()
+        self.session.verify = ca_dir or cert_file or True
+        if cert_file and key_file:
+            self.session.cert = (cert_file, key_file)
+        self.token = ""
+        self.login_status = consts.LOGIN_NOT_ATTEMPTED
+
+    # -- auth -------------------------------------------------------------------
+    def login(self) -> int:
+        try:
+            r = self.session.post(f"{self.url}/api-token-auth/", json={"username": self.user,
+                                                                       "password": self.password},
+                                  timeout=self.timeout)
+        except requests.RequestException as exc:
+            self.login_status = LOGIN_FAILED
+            self.last_error = f"cannot reach {self.url}: {type(exc).__name__}"
+            return LOGIN_FAILED
+        if r.status_code == 200 and r.json().get("token"):
+            self.token = r.json()["token"]
+            self.login_status = consts.LOGIN_SUCCESS
+            return consts.LOGIN_SUCCESS
+        self.login_status = LOGIN_FAILED
+        self.last_error = f"login failed for user {self.user}: {self._reason(r)}"
+        return LOGIN_FAILED
+
+    def is_logged_in(self) -> bool:
+        return bool(self.token)
+
+    def get_token(self) -> str:
+        return self.token
+
+    def get_auth_header(self) -> dict:
+        return {"Authorization": f"JWT {self.token}"}
+
+    @staticmethod
+    def _reason(r: requests.Response) -> str:
+        try:
+            body = r.json()
+        except ValueError:
+            return f"HTTP {r.status_code}"
+        if isinstance(body, dict):
+            return str(body.get("error") or body.get("detail") or body)
+        return str(body)
+
+    def _call(self, method: str, path: str, expect: tuple[int, ...] = (200,), **kw) -> dict:
+        """One authenticated request; logs in (again) once on 401."""
+        if not self.token and self.login() != consts.LOGIN_SUCCESS:
+            return _resp(LOGIN_FAILED, self.last_error)
+        for attempt in range(2):
+            try:
+                r = self.session.request(method, f"{self.url}{path}", headers=self.get_auth_header(),
+                                         timeout=self.timeout, **kw)
+            except requests.RequestException as exc:
+                return _resp(ERROR, f"cannot reach {self.url}: {type(exc).__name__}: {exc}")
+            if r.status_code == 401 and attempt == 0:
+                if self.login() != consts.LOGIN_SUCCESS:
+                    return _resp(LOGIN_FAILED, self.last_error)
+                continue
+            break
+        if r.status_code in expect:
+            try:
+                return _resp(SUCCESS, "", r.json() if r.content else {})
+            except ValueError:
+                return _resp(ERROR, f"{path} answered non-JSON with HTTP {r.status_code}")
+        return _resp(FAILED if r.status_code < 500 else ERROR,
+                     f"{method} {path} answered {r.status_code}: {self._reason(r)}",
+                     r.json() if r.headers.get("content-type", "").startswith("application/json") else None)
+
+    # -- reads ------------------------------------------------------------------
+    def get_job_by_id(self, job_id) -> dict:
+        return self._call("GET", f"/ml/{int(job_id)}/")
+
+    def get_result_by_id(self, result_id) -> dict:
+        return self._call("GET", f"/mlresults/{int(result_id)}/")
+
+    def get_prepare_by_id(self, prepare_id) -> dict:
+        return self._call("GET", f"/mlprepare/{int(prepare_id)}/")
+
+    # -- jobs -------------------------------------------------------------------
+    def run_job(self, body: dict) -> dict:
+        res = self._call("POST", "/ml/", expect=(201,), json=body)
+        if res["status"] == SUCCESS and not (res["data"].get("job") and res["data"].get("results")):
+            return _resp(ERROR, "POST /ml/ answered without job and results", res["data"])
+        return res
+
+    def predict_rows(self, rows: list[dict], label: str, **request) -> dict:
+        """Predict rows with the model trained under ``label`` (no retraining), and wait."""
+        res = self.run_job({"label": label, "predict_rows": rows, "publish_to_core": True, **request})
+        if res["status"] != SUCCESS:
+            return res
+        return self.wait_for_job_to_finish(res["data"]["job"]["id"])
+
+    def wait_for_job_to_finish(self, job_id, sec_to_sleep: float = 1.0, max_retries: int = 100000,
+                               timeout: float | None = 600.0, progress: bool = False) -> dict:
+        """Poll the job, then its result, until finished; ``{"job", "result"}`` on success."""
+        deadline = time.time() + timeout if timeout else None
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(desc=f"job {job_id}", unit="poll", leave=False)
+        try:
+            for _ in range(max_retries):
+                job = self.get_job_by_id(job_id)
+                if job["status"] != SUCCESS:
+                    return job
+                status = job["data"].get("status")
+                if bar:
+                    bar.set_postfix(status=status)
+                    bar.update(1)
+                if status == "error":
+                    return _resp(FAILED, f"job {job_id} failed: {(job['data'].get('error_data') or {}).get('error')}",
+                                 {"job": job["data"], "result": None})
+                result_id = (job["data"].get("predict_manifest") or {}).get("result_id")
+                if status in DONE_JOB and result_id:
+                    result = self.get_result_by_id(result_id)
+                    if result["status"] != SUCCESS:
+                        return result
+                    rstatus = result["data"].get("status")
+                    if rstatus == "finished":
+                        return _resp(SUCCESS, "", {"job": job["data"], "result": result["data"]})
+                    if rstatus == "error":
+                        return _resp(FAILED, f"job {job_id} failed: "
+                                             f"{(result['data'].get('error_data') or {}).get('error')}",
+                                     {"job": job["data"], "result": result["data"]})
+                if deadline and time.time() > deadline:
+                    return _resp(ERROR, f"job {job_id} not finished after {timeout:.0f}s (status {status})")
+                time.sleep(sec_to_sleep)
+            return _resp(ERROR, f"job {job_id} not finished after {max_retries} polls")
+        finally:
+            if bar:
+                bar.close()
+
+    # -- prepare ----------------------------------------------------------------
+    def run_prepare(self, body: dict) -> dict:
+        return self._call("POST", "/mlprepare/", expect=(201,), json=body)
+
+    def wait_for_prepare_to_finish(self, prepare_id, sec_to_sleep: float = 1.0, max_retries: int = 100000,
+                                   timeout: float | None = 600.0) -> dict:
+        deadline = time.time() + timeout if timeout else None
+        for _ in range(max_retries):
+            res = self.get_prepare_by_id(prepare_id)
+            if res["status"] != SUCCESS:
+                return res
+            status = res["data"].get("status")
+            if status == "finished":
+                return res
+            if status == "error":
+                return _resp(FAILED, f"prepare {prepare_id} failed: {(res['data'].get('error_data') or {}).get('error')}",
+                             res["data"])
+            if deadline and time.time() > deadline:
+                return _resp(ERROR, f"prepare {prepare_id} not finished after {timeout:.0f}s")
+            time.sleep(sec_to_sleep)
+        return _resp(ERROR, f"prepare {prepare_id} not finished after {max_retries} polls")
