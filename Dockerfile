@@ -51,9 +51,10 @@ CMD ["gunicorn", "api.wsgi:application", "--bind", "0.0.0.0:8010", "--workers", 
 
 FROM app AS jupyter
 USER root
-RUN pip install "jupyterlab>=4.2"
-COPY notebooks /opt/antinex/notebooks
-RUN chown -R antinex:antinex /opt/antinex/notebooks
+# The notebooks come from the repository through a bind mount (compose.yml).
+RUN pip install "jupyterlab>=4.2" \
+    && mkdir -p /opt/antinex/notebooks \
+    && chown antinex:antinex /opt/antinex/notebooks
 USER antinex
 EXPOSE 8888
 CMD ["jupyter", "lab", "--ip=0.0.0.0", "--port=8888", "--no-browser", "--notebook-dir=/opt/antinex/notebooks"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -103,7 +104,9 @@ def test_copy_sources_exist(instructions):
         for src in sources:
             if src == ".":
                 continue
-            assert (ROOT / src).exists(), f"COPY {src}: not in the repository"
+            # Tracked by git, so a fresh clone has it too.
+            tracked = subprocess.run(["git", "ls-files", "--", src], cwd=ROOT, capture_output=True, text=True)
+            assert tracked.stdout.strip(), f"COPY {src}: not tracked in the repository"
     for word, args in instructions:
         if word == "COPY" and args.startswith("--from="):
             assert args.split()[0].split("=", 1)[1] in stages
