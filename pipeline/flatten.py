@@ -130,11 +130,18 @@ def packet_layers_default(pkt) -> dict:
         a = pkt[ARP]
         data["arp"] = {k: getattr(a, k) for k in ("hwtype", "ptype", "hwlen", "plen", "op", "hwsrc", "psrc",
                                                   "hwdst", "pdst")}
-    if Raw in pkt:
-        load = bytes(pkt[Raw].load)
+    pad = bytes(pkt[Padding].load) if Padding in pkt else b""
+    # the transport payload, whatever scapy dissected it as (HTTP, DNS, ...)
+    carrier = pkt[TCP] if TCP in pkt else pkt[UDP] if UDP in pkt else pkt[ICMP] if ICMP in pkt else None
+    if carrier is not None:
+        load = bytes(carrier.payload)
+        if pad and load.endswith(pad):
+            load = load[: len(load) - len(pad)]
+    else:
+        load = bytes(pkt[Raw].load) if Raw in pkt else b""
+    if load:
         data["raw"] = {"load": load.hex(), "len": len(load)}
-    if Padding in pkt:
-        pad = bytes(pkt[Padding].load)
+    if pad:
         data["padding"] = {"load": pad.hex(), "len": len(pad)}
     return data
 

@@ -28,9 +28,17 @@ def read_packets(path: str | Path) -> Iterator:
 
 
 def pcap_rows(path: str | Path, *, mode: str = "default") -> list[dict]:
-    """Flat rows (without idx) of every packet that has an Ethernet layer."""
+    """Flat rows (without idx) of every packet that has an Ethernet layer.
+
+    The default mode uses the struct fast path (pipeline.fastparse); v1 mode
+    reproduces the original through scapy.
+    """
     from scapy.layers.l2 import Ether
 
+    if mode == "default":
+        from pipeline.fastparse import frames_to_rows, read_frames
+
+        return list(frames_to_rows(read_frames(path)))
     rows = []
     for pkt in read_packets(path):
         if Ether not in pkt:
