@@ -20,7 +20,7 @@ from pipeline import columns
 def django_like(n_rows: int = 30_200, seed: int = 42) -> pd.DataFrame:
     """A 67-feature classification set shaped like the original's."""
     rng = np.random.default_rng(seed)
-    features = list(columns.FULL_DJANGO_FEATURES)
+    features = list(columns.FULL_DJANGO_FEATURES)  # the original 67, idx included
     n_attack = round(n_rows * 9_000 / 30_200)
     y = np.zeros(n_rows, dtype=np.int64)
     y[:n_attack] = 1
@@ -47,3 +47,36 @@ def write_csv(df: pd.DataFrame, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     df.to_csv(path, index=False)
     return path
+
+
+def packet_frames(n: int = 100_000, seed: int = 5) -> list[bytes]:
+    """``n`` raw Ethernet frames: web requests and responses, handshakes, DNS, ICMP, ARP, IPv6."""
+    import random
+
+    from scapy.layers.dns import DNS, DNSQR
+    from scapy.layers.inet import ICMP, IP, TCP, UDP
+    from scapy.layers.inet6 import IPv6
+    from scapy.layers.l2 import ARP, Ether
+    from scapy.packet import Raw
+
+    rng = random.Random(seed)
+    distinct = []
+    for i in range(500):
+        eth = Ether(src="02:00:00:00:00:%02x" % (i % 250), dst="02:00:00:00:01:01")
+        kind = i % 10
+        if kind < 4:
+            p = eth / IP(src="10.3.0.%d" % (i % 250), dst="10.3.0.1", ttl=64, id=i) / TCP(
+                sport=rng.randint(1024, 65535), dport=8080, seq=rng.getrandbits(32), ack=rng.getrandbits(32),
+                flags="PA", options=[("NOP", None), ("NOP", None), ("Timestamp", (i, i))]) / \
+                Raw(b"GET /items/%d?q=notes HTTP/1.1\r\nHost: app\r\nUser-Agent: bench\r\n\r\n" % i)
+        elif kind < 7:
+            p = eth / IP(src="10.3.0.1", dst="10.3.0.%d" % (i % 250)) / TCP(sport=8080, dport=40000 + i, flags="A")
+        elif kind == 7:
+            p = eth / IP() / UDP(sport=rng.randint(1024, 65535), dport=53) / DNS(id=i, qd=DNSQR(qname=f"h{i}.example"))
+        elif kind == 8:
+            p = eth / IP(dst="10.3.0.9") / ICMP(id=i, seq=i) / Raw(b"x" * 32)
+        else:
+            p = eth / (ARP(op=1, psrc="10.3.0.1", pdst="10.3.0.2") if i % 20 == 9 else
+                       IPv6(src="fd00::1", dst="fd00::2") / TCP(dport=443, flags="A"))
+        distinct.append(bytes(p))
+    return [distinct[i % len(distinct)] for i in range(n)]
