@@ -97,6 +97,11 @@ def main(argv: list[str] | None = None) -> int:
         for r in got:
             print(f"   {r['name']}: {fmt(r.get('value'))} {r.get('unit', '')} ratio={fmt(r.get('ratio'))}")
         rows.extend(got)
+    if args.only and RESULTS.exists():
+        # a partial run keeps the other modules' last figures
+        previous = json.loads(RESULTS.read_text()).get("results", [])
+        rows = [r for r in previous if r.get("module") not in names] + rows
+        rows.sort(key=lambda r: r.get("module", ""))
     meta = {
         "started": started,
         "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
