@@ -103,25 +103,32 @@ def print_summary(res: dict, title: str) -> None:
                       "(training rows included; the held-out figures are above)")
 
 
-def cmd_train(args) -> int:
+def train_and_report(body: dict, *, store_dir: str | None, progress: bool, epochs: int | None,
+                     out: str | None) -> int:
+    """Train a request body, print the held-out summary, write outputs and the model."""
     from utils.make_predictions import make_predictions
     from utils.model_store import ModelStore
 
-    path = Path(args.file)
-    body = _resolve_dataset(_load_request(args.file), path)
-    if args.epochs:
-        body["epochs"] = args.epochs
-    store = ModelStore(args.store) if args.store else None
-    res = make_predictions(body, store=store, progress=not args.no_progress)
+    if epochs:
+        body["epochs"] = epochs
+    store = ModelStore(store_dir) if store_dir else None
+    res = make_predictions(body, store=store, progress=progress)
     if res["status"] != 0:
         raise CLIError(res["err"])
     print_summary(res, f"Held-out evaluation: {res['data']['label']}")
-    if args.out:
-        for p in write_outputs(res, Path(args.out)):
+    if out:
+        for p in write_outputs(res, Path(out)):
             print(f"wrote {p}")
     if store is not None:
-        print(f"model saved to {res['data']['model_ref'].get('store')}/{res['data']['model_ref'].get('key')}")
+        ref = res["data"]["model_ref"]
+        print(f"model saved to {ref.get('store')}/{ref.get('key')}")
     return 0
+
+
+def cmd_train(args) -> int:
+    body = _resolve_dataset(_load_request(args.file), Path(args.file))
+    return train_and_report(body, store_dir=args.store, progress=not args.no_progress, epochs=args.epochs,
+                            out=args.out)
 
 
 def cmd_predict(args) -> int:
@@ -154,23 +161,9 @@ def cmd_quickstart(args) -> int:
             raise CLIError(f"the shipped dataset is missing: {p} (reinstall AntiNex or record one with antinex-lab)")
     body = _load_request(str(DEFAULT_REQUEST))
     body["dataset"] = str(DEFAULT_TRAIN)
-    ns = argparse.Namespace(file=str(DEFAULT_REQUEST), out=args.out, store=args.store,
-                            no_progress=args.no_progress, epochs=args.epochs)
     print(f"AntiNex quick start: training '{body.get('label')}' on {DEFAULT_TRAIN.name}")
-    from utils.make_predictions import make_predictions
-    from utils.model_store import ModelStore
-
-    store = ModelStore(ns.store) if ns.store else None
-    if ns.epochs:
-        body["epochs"] = ns.epochs
-    res = make_predictions(body, store=store, progress=not ns.no_progress)
-    if res["status"] != 0:
-        raise CLIError(res["err"])
-    print_summary(res, f"Held-out evaluation: {res['data']['label']}")
-    if ns.out:
-        for p in write_outputs(res, Path(ns.out)):
-            print(f"wrote {p}")
-    return 0
+    return train_and_report(body, store_dir=args.store, progress=not args.no_progress, epochs=args.epochs,
+                            out=args.out)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -77,3 +77,16 @@ def read_json(path: str | None, env_name: str = "DATAFILE") -> dict:
         die(f"did not find datafile={path} on disk")
     except json.JSONDecodeError as exc:
         die(f"{path} is not valid JSON: {exc}")
+
+
+def show_record(description: str, kind: str, env_name: str, getter: str, argv: list[str] | None) -> int:
+    """The shared body of the ai_get_* scripts: fetch one record by id and show it."""
+    import os
+
+    args = parser(description, id_arg=kind).parse_args(argv)
+    record_id = args.record_id or os.environ.get(env_name)
+    if not record_id:
+        die(f"missing {kind} id: -i <{kind} id>")
+    data = check(getattr(client_from(args), getter)(record_id), f"{kind} {record_id}")
+    show(data, args, f"{kind} {record_id}")
+    return 0
