@@ -37,6 +37,24 @@ def _first_error(detail) -> str:
     return str(detail)
 
 
+def check_columns(req) -> None:
+    """Named columns must exist in the dataset: checked on the header, before queueing."""
+    import pandas as pd
+
+    if req.dataset is None:
+        return
+    try:
+        header = set(pd.read_csv(req.dataset, nrows=0, encoding="utf-8-sig").columns)
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise RequestError("dataset", f"cannot read the CSV header of {req.dataset.name}: {exc}") from None
+    for name in ("features_to_process", "sort_values"):
+        missing = [c for c in getattr(req, name) if c not in header]
+        if missing:
+            raise RequestError(name, f"unknown columns: {', '.join(missing)}")
+    if req.predict_feature not in header and req.predict_rows is None:
+        raise RequestError("predict_feature", f"column {req.predict_feature!r} is not in the dataset")
+
+
 class Paging(PageNumberPagination):
     page_size = 20
     page_size_query_param = "page_size"
@@ -159,6 +177,7 @@ class MLJobViewSet(OwnedViewSet):
         try:
             req = parse_request(body, datasets_dirs=settings.ANTINEX_DATASETS_DIRS)
             require_data(req)
+            check_columns(req)
         except RequestError as exc:
             return request_error_response(exc)
         extra = {name: json_field(body.get(name), name) for name in ("pre_proc", "post_proc", "meta_data")}

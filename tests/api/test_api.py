@@ -140,14 +140,37 @@ def test_bad_ml_requests_get_reasons(stack, alice, payload, field):
     assert r.json()["field"] == field and r.json()["reason"]
 
 
-def test_unknown_columns_end_as_job_error(stack, alice):
+def test_unknown_columns_are_refused_before_queueing(stack, alice):
     body = job_body("train.csv", label="bad-cols", features_to_process=["tcp_dport", "nope"])
     r = alice.post(f"{stack.url}/ml/", json=body)
+    assert r.status_code == 400 and r.json()["field"] == "features_to_process" and "nope" in r.json()["reason"]
+    r = alice.post(f"{stack.url}/ml/", json=job_body("train.csv", label="bad-target", predict_feature="nothere"))
+    assert r.status_code == 400 and r.json()["field"] == "predict_feature"
+
+
+def test_errors_found_while_training_end_as_job_errors(stack, alice):
+    (stack.datasets_dir / "one_class.csv").write_text("tcp_dport,ip_len,payload_n_quote,label_value\n" +
+                                                      "".join(f"{i},{i},0,1\n" for i in range(20)))
+    r = alice.post(f"{stack.url}/ml/", json=job_body("one_class.csv", label="one-class"))
     assert r.status_code == 201
     res = stack.wait_for_result(alice, r.json()["results"]["id"])
-    assert res["status"] == "error" and "nope" in res["error_data"]["error"]
+    assert res["status"] == "error" and "two classes" in res["error_data"]["error"]
     job = alice.get(f"{stack.url}/ml/{r.json()['job']['id']}/").json()
-    assert job["status"] == "error" and "nope" in job["error_data"]["error"]
+    assert job["status"] == "error" and "two classes" in job["error_data"]["error"]
+
+
+def test_expired_token_is_rejected(stack, alice):
+    import datetime as dt
+
+    import jwt
+
+    me = alice.get(f"{stack.url}/users/").json()
+    now = dt.datetime.now(dt.timezone.utc)
+    expired = jwt.encode({"token_type": "access", "user_id": str(me["id"]), "jti": "expired-test",
+                          "iat": now - dt.timedelta(hours=2), "exp": now - dt.timedelta(hours=1)},
+                         "antinex-development-key-do-not-use-in-production", algorithm="HS256")
+    r = requests.get(f"{stack.url}/ml/", headers={"Authorization": f"JWT {expired}"}, timeout=10)
+    assert r.status_code == 401 and "expired" in r.text.lower()
 
 
 def test_malformed_json_and_wrong_body(stack, alice):
