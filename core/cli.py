@@ -1,8 +1,9 @@
 """``antinex-core``: run the core worker and manage its model store.
 
     antinex-core worker [--concurrency N]
-    antinex-core models list
-    antinex-core models warm LABEL [LABEL ...]   (load and verify stored models)
+    antinex-core models list                     (the model store)
+    antinex-core models cached                   (what running workers hold in memory)
+    antinex-core models warm LABEL [LABEL ...]   (load stored models into running workers)
     antinex-core models delete LABEL
 """
 from __future__ import annotations
@@ -24,7 +25,8 @@ def main(argv: list[str] | None = None) -> int:
     w = sub.add_parser("worker", help="start the core worker (one process holds the cache)")
     w.add_argument("--loglevel", default="INFO")
     m = sub.add_parser("models", help="the model store")
-    m.add_argument("action", choices=("list", "warm", "delete"))
+    m.add_argument("action", choices=("list", "cached", "warm", "delete"))
+    m.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for workers' replies")
     m.add_argument("labels", nargs="*")
     m.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
@@ -34,8 +36,10 @@ def main(argv: list[str] | None = None) -> int:
         app.worker_main(["worker", "-l", args.loglevel, "-Q", f"{settings.TRAIN},{settings.PREDICT}",
                          "--pool", "solo", "--without-gossip", "--without-mingle"])
         return 0
-    from utils.model_store import ModelStore, ModelStoreError
+    from utils.model_store import ModelStore
 
+    if args.action in ("cached", "warm"):
+        return _remote(args)
     store = ModelStore(settings.MODEL_STORE)
     if args.action == "list":
         models = store.list()
@@ -55,24 +59,34 @@ def main(argv: list[str] | None = None) -> int:
             Console().print(table)
         return 0
     if not args.labels:
-        print(f"antinex-core: error: models {args.action} needs at least one LABEL", file=sys.stderr)
+        print("antinex-core: error: models delete needs at least one LABEL", file=sys.stderr)
         return 2
     status = 0
     for label in args.labels:
-        if args.action == "delete":
-            ok = store.delete(label)
-            print(f"{'deleted' if ok else 'not found'}: {label}")
-            status |= 0 if ok else 1
-        else:
-            try:
-                model = store.load(label)
-            except ModelStoreError as exc:
-                print(f"antinex-core: error: {exc}", file=sys.stderr)
-                status = 1
-                continue
-            print(f"ok: {label} ({len(model.features)} features, checksum verified)")
+        ok = store.delete(label)
+        print(f"{'deleted' if ok else 'not found'}: {label}")
+        status |= 0 if ok else 1
     return status
 
+
+def _remote(args) -> int:
+    """Ask running core workers (broadcast on the core broker)."""
+    from core.celery_app import app
+
+    if args.action == "warm":
+        if not args.labels:
+            print("antinex-core: error: models warm needs at least one LABEL", file=sys.stderr)
+            return 2
+        replies = app.control.broadcast("antinex_warm", arguments={"labels": args.labels}, reply=True,
+                                        timeout=args.timeout)
+    else:
+        replies = app.control.broadcast("antinex_cached", reply=True, timeout=args.timeout)
+    if not replies:
+        print(f"antinex-core: error: no core worker answered within {args.timeout:.0f}s", file=sys.stderr)
+        return 1
+    merged = {worker: answer for reply in replies for worker, answer in reply.items()}
+    print(json.dumps(merged, indent=2))
+    return 0
 
 if __name__ == "__main__":
     sys.exit(main())

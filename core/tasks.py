@@ -11,7 +11,7 @@ import threading
 
 import redis
 
-from core import settings
+from core import control, settings  # noqa: F401  (control registers the remote commands)
 from core.celery_app import app
 from core.processor import Processor, result_node
 from core.results import send_results

@@ -76,6 +76,38 @@ def test_restart_serves_from_store_with_identical_predictions(stack, user):
     assert strip(after["predictions_json"]["predictions"]) == strip(before["predictions_json"]["predictions"])
 
 
+def test_cli_shows_and_warms_a_running_workers_cache(stack, user):
+    import json
+    import subprocess
+    import sys
+
+    stack.stop("core")
+    stack.start_core()  # a fresh worker: nothing in memory
+    key = f"user_{user.get(f'{stack.url}/users/').json()['id']}.core-label"
+
+    def cli(*args):
+        proc = subprocess.run([sys.executable, "-m", "core.cli", "models", *args], env=stack.env,
+                              capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout
+
+    deadline = time.time() + 60
+    while True:  # the worker answers once it is up
+        try:
+            cached = json.loads(cli("cached", "--timeout", "2"))
+            break
+        except AssertionError:
+            assert time.time() < deadline
+    assert all(key not in answer["cached"] for answer in cached.values())
+    warmed = json.loads(cli("warm", key))
+    assert any(key in answer["warmed"] for answer in warmed.values())
+    cached = json.loads(cli("cached"))
+    assert any(key in answer["cached"] for answer in cached.values())
+    pred = submit(stack, user, {"label": "Core-Label", "predict_rows": ROWS, "publish_to_core": True})
+    assert pred["predictions_json"]["model_source"] == "memory"
+    assert key in [m["key"] for m in json.loads(cli("list", "--json"))]
+
+
 def test_invalid_requests_end_as_job_errors(stack, user):
     bad = submit(stack, user, job("d.csv", "Core-Bad", features_to_process=["f1", "missing_col"]))
     assert bad["status"] == "error" and "missing_col" in bad["error_data"]["error"]
