@@ -83,7 +83,7 @@ make_env_file() {
                 if [ "$key" = ANTINEX_USER ]; then
                     echo "$key=antinex-pipeline"
                 else
-                    echo "$key=$(head -c 32 /dev/urandom | base64 | tr -d '/+=\n')"
+                    echo "$key=$(head -c 64 /dev/urandom | base64 -w0 | tr -d '/+=' | cut -c1-48)"
                 fi ;;
             *) echo "$line" ;;
         esac

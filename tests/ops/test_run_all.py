@@ -236,7 +236,7 @@ def test_init_env_writes_private_random_secrets(tmp_path):
     made, example = read_env_file(target), read_env_file(EXAMPLE_ENV)
     assert set(made) == set(example)
     assert "change-me" not in made.values()
-    assert len(made["DJANGO_SECRET_KEY"]) >= 40
+    assert len(made["DJANGO_SECRET_KEY"]) == 48
     second = tmp_path / "other.env"
     _run(RUN_ALL, "--init-env", "--env-file", str(second), env=dict(os.environ))
     assert read_env_file(second)["POSTGRES_PASSWORD"] != made["POSTGRES_PASSWORD"]
