@@ -109,8 +109,9 @@ def test_cli_shows_and_warms_a_running_workers_cache(stack, user):
 
 
 def test_invalid_requests_end_as_job_errors(stack, user):
-    bad = submit(stack, user, job("d.csv", "Core-Bad", features_to_process=["f1", "missing_col"]))
-    assert bad["status"] == "error" and "missing_col" in bad["error_data"]["error"]
+    (stack.datasets_dir / "one.csv").write_text("f1,f2,label_value\n" + "".join(f"{i},{i},1\n" for i in range(20)))
+    bad = submit(stack, user, job("one.csv", "Core-Bad"))
+    assert bad["status"] == "error" and "two classes" in bad["error_data"]["error"]
     from celery import Celery
 
     from utils.consts import CORE_TRAIN_TASK, TRAIN_QUEUE
