@@ -36,18 +36,26 @@ def predict_with(trained: TrainedModel, req: MLRequest) -> dict:
     pred = trained.decode(out)
     metrics = dict(trained.metrics)
     if trained.predict_feature in df.columns:
-        try:
-            y = target_vector(req, df)
-        except RequestError:
-            y = None
-        if y is not None:
-            if trained.ml_type == "classification":
-                batch = classification_metrics(y, pred, trained.scores(out), trained.classes)
-            else:
-                batch = regression_metrics(y, pred)
-            metrics = {**metrics, "on_request_rows": batch}
+        metrics = {**metrics, **_request_row_metrics(trained, req, df, pred, out)}
     return {"rows": merge_predictions(df, pred, trained, req.max_records),
             "num_predictions": int(len(pred)), "metrics": metrics}
+
+
+def _request_row_metrics(trained: TrainedModel, req: MLRequest, df, pred, out) -> dict:
+    """Metrics on the predicted rows when they carry real target values (never fails the job).
+
+    Rows from the pipeline carry the target as a placeholder (-1, "missing"):
+    values outside the model's classes mean there is nothing to score.
+    """
+    try:
+        y = target_vector(req, df)
+    except RequestError:
+        return {}
+    if trained.ml_type == "classification":
+        if not set(np.unique(y).tolist()) <= set(trained.classes):
+            return {}
+        return {"on_request_rows": classification_metrics(y, pred, trained.scores(out), trained.classes)}
+    return {"on_request_rows": regression_metrics(y, pred)}
 
 
 def result_data(trained: TrainedModel, req: MLRequest, predicted: dict, *, trained_now: bool) -> dict:

@@ -219,3 +219,12 @@ def test_empty_and_single_class_data(tmp_path, base_request):
     res = make_predictions(dict(base_request, dataset=str(one)))
     assert res["status"] == ERR and "two classes" in res["err"]
     assert make_predictions({"label": "x"})["status"] == ERR  # no data at all
+
+
+def test_placeholder_targets_do_not_fail_predictions(base_request):
+    """Pipeline rows carry the target as -1 (missing): predict, but score nothing."""
+    trained = make_predictions(dict(base_request, epochs=2))["model"]
+    rows = [{"tcp_dport": 8050, "ip_len": 500, "ratio": 3.0, "label_value": -1}]
+    res = make_predictions({"predict_rows": rows}, trained=trained)
+    assert res["status"] == SUCCESS, res["err"]
+    assert "on_request_rows" not in res["data"]["metrics"]
