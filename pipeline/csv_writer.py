@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import os
+import time
 from pathlib import Path
 
 from pipeline.columns import DEFAULT_COLUMNS
@@ -18,7 +19,7 @@ class RotatingCSV:
     """
 
     def __init__(self, directory: str | Path, name: str, columns: tuple[str, ...] = DEFAULT_COLUMNS,
-                 max_rows: int = 100_000):
+                 max_rows: int = 100_000, fsync_every: float = 0.2):
         self.dir = Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.name, self.columns, self.max_rows = name, list(columns), max_rows
@@ -27,6 +28,10 @@ class RotatingCSV:
                               default=0)
         self.rows_in_file = 0
         self.total = 0
+        # rows reach the OS on every write (a killed process loses nothing);
+        # fsync, against power loss, runs at most every fsync_every seconds
+        self.fsync_every = fsync_every
+        self._synced = time.monotonic()
         self._fh = None
         self._writer = None
 
@@ -53,13 +58,15 @@ class RotatingCSV:
                 self.number += 1
         self.flush()
 
-    def flush(self) -> None:
+    def flush(self, sync: bool = False) -> None:
         if self._fh is not None:
             self._fh.flush()
-            os.fsync(self._fh.fileno())
+            if sync or time.monotonic() - self._synced >= self.fsync_every:
+                os.fsync(self._fh.fileno())
+                self._synced = time.monotonic()
 
     def close(self) -> None:
         if self._fh is not None:
-            self.flush()
+            self.flush(sync=True)
             self._fh.close()
             self._fh = None
