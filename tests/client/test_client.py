@@ -51,10 +51,15 @@ def test_run_wait_get_and_predict(stack, client):
     assert pred["data"]["result"]["predictions_json"]["trained"] is False
 
 
-def test_failed_job_is_reported_not_waited_forever(stack, client):
-    started = client.run_job(job_body("train.csv", label="Client-Bad", features_to_process=["nope"]))
+def test_refused_and_failed_jobs_are_reported_not_waited_forever(stack, client):
+    refused = client.run_job(job_body("train.csv", label="Client-Bad", features_to_process=["nope"]))
+    assert refused["status"] == FAILED and "nope" in refused["error"]
+    (stack.datasets_dir / "one_class.csv").write_text("tcp_dport,ip_len,payload_n_quote,label_value\n" +
+                                                      "".join(f"{i},{i},0,1\n" for i in range(20)))
+    started = client.run_job(job_body("one_class.csv", label="Client-One-Class"))
+    assert started["status"] == SUCCESS, started["error"]
     done = client.wait_for_job_to_finish(started["data"]["job"]["id"], sec_to_sleep=0.3, timeout=60)
-    assert done["status"] == FAILED and "nope" in done["error"]
+    assert done["status"] == FAILED and "two classes" in done["error"]
 
 
 def test_bad_credentials_and_server_down(stack):
