@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import Http404
 from rest_framework import status
 from rest_framework.exceptions import APIException
@@ -38,5 +39,12 @@ def exception_handler(exc, context):
         return response
     if isinstance(exc, Http404):
         return Response({"error": "not found"}, status=404)
+    if isinstance(exc, RequestDataTooBig):
+        from django.conf import settings
+
+        return Response({"error": f"request body too large: the limit is {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} "
+                                  "bytes (ANTINEX_MAX_BODY_BYTES); send fewer rows per request"}, status=413)
+    if isinstance(exc, SuspiciousOperation):
+        return Response({"error": f"bad request: {exc}"}, status=400)
     log.exception("unhandled error in %s", context.get("view"))
     return Response({"error": f"internal error: {type(exc).__name__}"}, status=500)

@@ -38,6 +38,7 @@ def stack(tmp_path_factory):
     from stack import LiveStack
 
     with LiveStack(redis_url("api"), core_redis=redis_url("api_core"), with_core=False,
-                   tmp_path=tmp_path_factory.mktemp("api-stack")) as s:
+                   tmp_path=tmp_path_factory.mktemp("api-stack"),
+                   extra_env={"ANTINEX_MAX_BODY_BYTES": "2000000"}) as s:
         write_dataset(s.datasets_dir / "train.csv")
         yield s

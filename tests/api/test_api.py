@@ -180,6 +180,14 @@ def test_malformed_json_and_wrong_body(stack, alice):
     assert r.status_code == 400
 
 
+def test_oversized_bodies_are_refused(stack, alice):
+    rows = [{"tcp_dport": 80, "ip_len": i, "payload_n_quote": 0, "pad": "x" * 200} for i in range(12_000)]
+    r = alice.post(f"{stack.url}/ml/", json={"label": "big", "predict_rows": rows})
+    assert r.status_code in (400, 413), r.text[:300]
+    assert "too large" in r.json()["error"].lower()
+    assert alice.get(f"{stack.url}/ml/").json()["count"] >= 0  # the server is fine afterwards
+
+
 def test_delete_is_real(stack, alice):
     r = alice.post(f"{stack.url}/ml/", json=job_body("train.csv", label="to-delete", epochs=1))
     job_id, result_id = r.json()["job"]["id"], r.json()["results"]["id"]
