@@ -99,6 +99,9 @@ def _database() -> dict:
 
 
 DATABASES = {"default": _database()}
+# a reused connection is checked before each request, so the first request after
+# a PostgreSQL restart does not fail on a dead socket
+DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_PASSWORD_VALIDATORS = []  # the API's own rules live in api/ml/serializers.py
 LANGUAGE_CODE = "en-us"
@@ -169,6 +172,9 @@ ANTINEX_DATASETS_DIRS = [Path(p) for p in os.environ.get(
     "ANTINEX_DATASETS_DIR", str(REPO_DIR / "var" / "datasets")).split(":") if p]
 ANTINEX_MODEL_STORE = Path(os.environ.get("ANTINEX_MODEL_STORE", REPO_DIR / "var" / "models"))
 ANTINEX_MAX_PREDICTIONS_STORED = int(os.environ.get("ANTINEX_MAX_PREDICTIONS_STORED", "100000"))
+# how often a task retries while PostgreSQL is unreachable (backoff capped at 30 s:
+# the default 240 retries ride out about two hours of database downtime)
+ANTINEX_DB_RETRIES = int(os.environ.get("ANTINEX_DB_RETRIES", "240"))
 
 LOGGING = {
     "version": 1,

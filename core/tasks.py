@@ -63,11 +63,17 @@ class _JobLock:
 
     def _refresh(self) -> None:
         while not self.stop.wait(settings.JOB_LOCK_SECONDS / 3):
-            _r().expire(self.key, settings.JOB_LOCK_SECONDS)
+            try:
+                _r().expire(self.key, settings.JOB_LOCK_SECONDS)
+            except redis.RedisError as exc:  # broker restarting: keep the job running, try again
+                log.warning("could not refresh %s: %s", self.key, exc)
 
     def release(self) -> None:
         self.stop.set()
-        _r().delete(self.key)
+        try:
+            _r().delete(self.key)
+        except redis.RedisError as exc:  # the lock expires on its own
+            log.warning("could not release %s: %s", self.key, exc)
 
 
 def run(task, body, kind: str) -> None:
@@ -90,7 +96,12 @@ def run(task, body, kind: str) -> None:
         if node is None:
             log.warning("job %s has no worker_result_node: result not sent (status=%s)", job, data.get("status"))
         else:
-            send_results(node, data)  # raises after bounded retries: the message is not acked then
+            try:
+                send_results(node, data)
+            except Exception as exc:  # the API's broker stayed away through every retry
+                # a failed task would be acked and the job lost: queue it again instead
+                log.error("job %s: results not delivered (%s); retrying the job", job, exc)
+                raise task.retry(exc=exc, countdown=settings.JOB_LOCK_SECONDS, max_retries=None)
         if done_key:
             _r().set(done_key, "1", ex=DONE_TTL)
         log.info("%s job=%s label=%s status=%s source=%s predictions=%s", kind, job,

@@ -38,12 +38,13 @@ class LiveStack:
 
     def __init__(self, redis: int | str = REDIS_DBS["api"], core_redis: int | str | None = None,
                  with_core: bool = False, tmp_path: Path | None = None, extra_env: dict | None = None,
-                 api_workers: int = 2):
+                 api_workers: int = 2, pg_url_base: str = PG_URL_BASE):
         self.redis = _redis(redis)
         self.core_redis = _redis(core_redis) or self.redis
         self.with_core = with_core
         self.tmp = Path(tmp_path or tempfile.mkdtemp(prefix="antinex-stack-"))
         self.db_name = f"antinex_test_{uuid.uuid4().hex[:10]}"
+        self.pg_url_base = pg_url_base
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.datasets_dir = self.tmp / "datasets"
@@ -53,7 +54,7 @@ class LiveStack:
         self.env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "api.settings",
-            "DATABASE_URL": f"{PG_URL_BASE}/{self.db_name}",
+            "DATABASE_URL": f"{pg_url_base}/{self.db_name}",
             "BROKER_URL": self.redis,
             "ANTINEX_RESULT_AUTH_URL": self.redis,
             "ANTINEX_AUTH_URL": self.core_redis,
@@ -139,7 +140,7 @@ class LiveStack:
     def _admin(self, sql: str) -> None:
         import psycopg2
 
-        conn = psycopg2.connect(f"{PG_URL_BASE}/postgres")
+        conn = psycopg2.connect(f"{self.pg_url_base}/postgres")
         conn.autocommit = True
         with conn.cursor() as cur:
             cur.execute(sql)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import status
 from rest_framework.exceptions import APIException
@@ -44,6 +45,11 @@ def exception_handler(exc, context):
 
         return Response({"error": f"request body too large: the limit is {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} "
                                   "bytes (ANTINEX_MAX_BODY_BYTES); send fewer rows per request"}, status=413)
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        # PostgreSQL is down or restarting: tell the client to come back, do not pretend it was their fault
+        log.warning("database unavailable: %s", exc)
+        return Response({"error": "the database is unavailable right now; retry shortly"}, status=503,
+                        headers={"Retry-After": "5"})
     if isinstance(exc, SuspiciousOperation):
         return Response({"error": f"bad request: {exc}"}, status=400)
     log.exception("unhandled error in %s", context.get("view"))

@@ -5,6 +5,7 @@ import logging
 
 from celery import shared_task
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 
 from api.ml.models import MLJob, MLPrepare
 from api.ml.records import DONE, mark, record_results
@@ -12,8 +13,13 @@ from utils.consts import RESULTS_TASK_NAME
 
 log = logging.getLogger(__name__)
 
+# PostgreSQL down or restarting: retry with backoff (the message is re-published,
+# then acked) instead of acking a result that was never written.
+DB_RETRY = {"autoretry_for": (OperationalError, InterfaceError), "retry_backoff": 1, "retry_backoff_max": 30,
+            "retry_jitter": False, "max_retries": settings.ANTINEX_DB_RETRIES}
 
-@shared_task(name="api.ml.tasks.task_ml_job", acks_late=True)
+
+@shared_task(name="api.ml.tasks.task_ml_job", acks_late=True, **DB_RETRY)
 def task_ml_job(job_id: int, result_id: int) -> None:
     """Train (or reuse the label's stored model) and predict, in the API worker."""
     from api.ml.dispatch import is_predict_request
@@ -42,7 +48,7 @@ def task_ml_job(job_id: int, result_id: int) -> None:
     record_results(job_id, result_id, res["data"])
 
 
-@shared_task(name=RESULTS_TASK_NAME, acks_late=True, ignore_result=True)
+@shared_task(name=RESULTS_TASK_NAME, acks_late=True, ignore_result=True, **DB_RETRY)
 def task_ml_process_results(payload: dict) -> None:
     """Results from the core: ``{"results": {"data": ..., "created": ...}, "manifest": {...}}``."""
     if not isinstance(payload, dict):
@@ -58,7 +64,7 @@ def task_ml_process_results(payload: dict) -> None:
     record_results(job_id, result_id, data)
 
 
-@shared_task(name="api.ml.tasks.task_ml_prepare", acks_late=True)
+@shared_task(name="api.ml.tasks.task_ml_prepare", acks_late=True, **DB_RETRY)
 def task_ml_prepare(prepare_id: int) -> None:
     """Merge recorded CSVs into full and cleaned training files."""
     from pipeline.prepare import PrepareError, find_pipeline_csvs, prepare_dataset
