@@ -39,6 +39,7 @@ REDIS_DBS = {
     "bench": 12,
     "bench_core": 13,
     "lab": 14,
+    "security": 0,
 }
 
 

@@ -37,6 +37,15 @@ def _first_error(detail) -> str:
     return str(detail)
 
 
+PREPARE_TEXT_FIELDS = ("title", "desc", "ds_glob_path", "ds_dir", "full_file", "clean_file", "output_dir",
+                       "meta_suffix")
+
+
+def _refuse(field: str, reason: str, error: str = "") -> Response:
+    """The API's 400 shape: which field, and why."""
+    return Response({"error": error or f"{field}: {reason}", "field": field, "reason": reason}, status=400)
+
+
 def check_columns(req) -> None:
     """Named columns must exist in the dataset: checked on the header, before queueing."""
     import pandas as pd
@@ -242,8 +251,15 @@ class MLPrepareViewSet(OwnedViewSet):
         if not isinstance(body, dict):
             raise ValidationError({"error": "the body must be a JSON object"})
         if not body.get("ds_glob_path"):
-            return Response({"error": "ds_glob_path: missing", "field": "ds_glob_path",
-                             "reason": "missing"}, status=400)
+            return _refuse("ds_glob_path", "missing")
+        for name in PREPARE_TEXT_FIELDS:
+            value = body.get(name)
+            if value is not None and (not isinstance(value, str) or "\x00" in value):
+                return _refuse(name, "must be a string without NUL characters")
+        try:
+            version = int(body.get("version") or 1)
+        except (TypeError, ValueError):
+            return _refuse("version", "must be an integer")
         roots = settings.ANTINEX_DATASETS_DIRS
         out_dir = Path(body.get("output_dir") or roots[0] / "prepared" / f"user_{request.user.id}")
         if not out_dir.is_absolute():
@@ -251,10 +267,14 @@ class MLPrepareViewSet(OwnedViewSet):
         full = Path(body.get("full_file") or out_dir / "fulldata_attack_scans.csv")
         clean = Path(body.get("clean_file") or out_dir / "cleaned_attack_scans.csv")
         for name, path in (("output_dir", out_dir), ("full_file", full), ("clean_file", clean)):
-            resolved = (roots[0] / path).resolve() if not path.is_absolute() else path.resolve()
+            try:
+                resolved = (roots[0] / path).resolve() if not path.is_absolute() else path.resolve()
+                resolved.as_posix().encode()
+            except (ValueError, OSError) as exc:  # e.g. lone surrogates, names too long
+                return _refuse(name, f"not a usable path ({type(exc).__name__})")
             if not any(resolved.is_relative_to(r.resolve()) for r in roots):
-                return Response({"error": f"{name}: {path} is outside the allowed datasets directories",
-                                 "field": name, "reason": "outside the allowed datasets directories"}, status=400)
+                return _refuse(name, "outside the allowed datasets directories", f"{name}: {path} is outside the "
+                               "allowed datasets directories")
         prep = MLPrepare.objects.create(
             user=request.user, title=body.get("title") or "no title", desc=body.get("desc") or "no desc",
             full_file=str(full), clean_file=str(clean), output_dir=str(out_dir),
@@ -263,7 +283,7 @@ class MLPrepareViewSet(OwnedViewSet):
             pipeline_files=json_field(body.get("pipeline_files"), "pipeline_files"),
             post_proc=json_field(body.get("post_proc"), "post_proc"),
             label_rules=json_field(body.get("label_rules"), "label_rules"),
-            meta_data=json_field(body.get("meta_data"), "meta_data"), version=int(body.get("version") or 1))
+            meta_data=json_field(body.get("meta_data"), "meta_data"), version=version)
         from api.ml.tasks import task_ml_prepare
 
         try:

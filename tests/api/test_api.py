@@ -226,6 +226,16 @@ def test_prepare_merges_with_real_labels(stack, alice):
     assert outside.status_code == 400 and outside.json()["field"] == "full_file"
 
 
+@pytest.mark.parametrize("field,value", [("output_dir", [None, None]), ("clean_file", 5.3e-125),
+                                         ("title", {"a": 1}), ("full_file", "a\x00b"), ("version", "x"),
+                                         ("output_dir", "\udbde")])
+def test_prepare_refuses_malformed_fields(stack, alice, field, value):
+    """Found by schemathesis: these were 500s."""
+    r = alice.post(f"{stack.url}/mlprepare/", json={"ds_glob_path": "x/*.csv", field: value})
+    assert r.status_code == 400, r.text
+    assert r.json()["field"] == field and r.json()["reason"]
+
+
 def test_swagger_and_schema(stack):
     assert requests.get(f"{stack.url}/swagger/", timeout=10).status_code == 200
     schema = requests.get(f"{stack.url}/swagger.json", timeout=10).json()
