@@ -7,6 +7,8 @@ import json
 import logging
 
 from celery import Celery
+from kombu import Connection
+from kombu.pools import connections
 
 from core import settings
 
@@ -28,7 +30,7 @@ def send_results(node: dict, data: dict) -> None:
     app = _producer_app(node["auth_url"])
     # an explicit connection: the celery CLI exports CELERY_BROKER_URL (the core's
     # own broker), which would otherwise override the app's broker setting
-    with app.connection_for_write(node["auth_url"]) as conn:
+    with connections[Connection(node["auth_url"])].acquire(block=True, timeout=30) as conn:
         app.send_task(node["task_name"], args=[payload], queue=node.get("queue") or node["task_name"],
                       connection=conn, retry=True,
                       retry_policy={"max_retries": settings.RESULT_SEND_RETRIES, "interval_start": 0.2,

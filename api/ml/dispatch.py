@@ -5,6 +5,8 @@ import functools
 
 from celery import Celery
 from django.conf import settings
+from kombu import Connection
+from kombu.pools import connections
 
 from utils.consts import CORE_PREDICT_TASK, CORE_TRAIN_TASK, PREDICT_QUEUE, RESULTS_TASK_NAME, TRAIN_QUEUE
 
@@ -49,8 +51,9 @@ def publish_to_core(body: dict) -> None:
     """Queue the request on the core's train or predict queue (raises on broker errors)."""
     predict = is_predict_request(body)
     app = core_app(settings.ANTINEX_AUTH_URL)
-    # explicit connection: CELERY_BROKER_URL (set by the celery CLI) would win over the app's broker
-    with app.connection_for_write(settings.ANTINEX_AUTH_URL) as conn:
+    # explicit connection: CELERY_BROKER_URL (set by the celery CLI) would win over the app's broker;
+    # pooled, so the queue is declared once per connection instead of once per request
+    with connections[Connection(settings.ANTINEX_AUTH_URL)].acquire(block=True, timeout=10) as conn:
         app.send_task(
             CORE_PREDICT_TASK if predict else CORE_TRAIN_TASK, args=[body],
             queue=PREDICT_QUEUE if predict else TRAIN_QUEUE, connection=conn,

@@ -67,17 +67,22 @@ def record_results(job_id: int, result_id: int, data: dict) -> bool:
 
 
 def mark(job_id: int, result_id: int | None, status: str, reason: str = "") -> None:
-    """Move a job (and its result) to ``status`` unless it is already done."""
-    job = MLJob.objects.filter(id=job_id).first()
-    if job is None or job.status in DONE:
-        return
-    job.status = status
-    if reason:
-        job.error_data = {"error": reason}
-    job.save(update_fields=["status", "error_data", "updated"])
-    if result_id:
-        res_status = {"started": "processing", "launched": "launched", "error": "error"}.get(status, status)
-        fields = {"status": res_status}
+    """Move a job (and its result) to ``status`` unless it is already done.
+
+    Locks the job row like ``record_results`` does, so a result that lands
+    while the job is being marked "launched" is never overwritten.
+    """
+    with transaction.atomic():
+        job = MLJob.objects.select_for_update().filter(id=job_id).first()
+        if job is None or job.status in DONE:
+            return
+        job.status = status
         if reason:
-            fields["error_data"] = {"error": reason}
-        MLJobResult.objects.filter(id=result_id).exclude(status__in=DONE).update(**fields)
+            job.error_data = {"error": reason}
+        job.save(update_fields=["status", "error_data", "updated"])
+        if result_id:
+            res_status = {"started": "processing", "launched": "launched", "error": "error"}.get(status, status)
+            fields = {"status": res_status}
+            if reason:
+                fields["error_data"] = {"error": reason}
+            MLJobResult.objects.filter(id=result_id).exclude(status__in=DONE).update(**fields)

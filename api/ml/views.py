@@ -9,6 +9,7 @@ import logging
 from pathlib import Path
 
 from django.conf import settings
+from django.db import transaction
 from django.contrib.auth.models import User
 from drf_yasg.utils import swagger_auto_schema
 from rest_framework import permissions, status, viewsets
@@ -193,21 +194,23 @@ class MLJobViewSet(OwnedViewSet):
         training_data = json_field(body.get("training_data"), "training_data")
         if req.dataset is not None:
             body["dataset"] = str(req.dataset)  # resolved inside the datasets directory
-        job = MLJob.objects.create(
-            user=request.user, title=req.title or req.label, desc=req.desc or req.label,
-            ds_name=req.ds_name or req.label, algo_name=req.algo_name or req.label, ml_type=req.ml_type,
-            predict_feature=req.predict_feature, training_data=training_data, version=req.version, **extra)
-        result = MLJobResult.objects.create(user=request.user, job=job, test_size=req.test_size,
-                                            csv_file=str(req.dataset or ""), acc_data={"accuracy": -1.0})
-        body.pop("training_data", None)
-        body.update(job_id=job.id, result_id=result.id, use_model_name=req.label, ml_type=req.ml_type,
-                    manifest={"job_id": job.id, "result_id": result.id,
-                              "worker_result_node": dispatch.worker_result_node(job.id, result.id)},
-                    **{k: v for k, v in training_data.items() if k not in body})
-        body["label"] = f"user_{request.user.id}.{req.label}"  # models are per user, like every record
-        body["worker_result_node"] = body["manifest"]["worker_result_node"]
-        job.predict_manifest = body
-        job.save(update_fields=["predict_manifest"])
+        # one commit for the records, made before the job can reach a worker
+        with transaction.atomic():
+            job = MLJob.objects.create(
+                user=request.user, title=req.title or req.label, desc=req.desc or req.label,
+                ds_name=req.ds_name or req.label, algo_name=req.algo_name or req.label, ml_type=req.ml_type,
+                predict_feature=req.predict_feature, training_data=training_data, version=req.version, **extra)
+            result = MLJobResult.objects.create(user=request.user, job=job, test_size=req.test_size,
+                                                csv_file=str(req.dataset or ""), acc_data={"accuracy": -1.0})
+            body.pop("training_data", None)
+            body.update(job_id=job.id, result_id=result.id, use_model_name=req.label, ml_type=req.ml_type,
+                        manifest={"job_id": job.id, "result_id": result.id,
+                                  "worker_result_node": dispatch.worker_result_node(job.id, result.id)},
+                        **{k: v for k, v in training_data.items() if k not in body})
+            body["label"] = f"user_{request.user.id}.{req.label}"  # models are per user, like every record
+            body["worker_result_node"] = body["manifest"]["worker_result_node"]
+            job.predict_manifest = body
+            job.save(update_fields=["predict_manifest"])
         try:
             if settings.ANTINEX_WORKER_ENABLED:
                 dispatch.publish_to_core(body)

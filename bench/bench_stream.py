@@ -1,0 +1,118 @@
+"""Capture to prediction: latency from publishing a packet to its prediction on disk.
+
+Ours: HTTP request packets at a steady 1,000/s from a separate publisher
+process through NEW_PACKETS into the subscriber, which writes each row,
+batches rows (200 rows or 0.5 s) to ``POST /ml/`` of a live stack (API,
+Redis, core with the quick-start detector in memory, PostgreSQL) and
+appends the predictions to a CSV once the job is finished (polled every
+0.1 s, as the subscriber does). Baseline, same run, same packets: the
+latency to the row being on disk (capture → CSV), so the ratio is what
+prediction adds.
+"""
+from __future__ import annotations
+
+import json
+import multiprocessing
+import shutil
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _pct(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))]
+
+
+def run(quick: bool = False) -> list[dict]:
+    sys.path.insert(0, str(ROOT / "tests"))
+    import redis
+    from conftest import REDIS_DBS, REDIS_HOST, REDIS_PORT
+    from stack import LiveStack
+
+    from bench.bench_capture import _stream
+    from bench.datasets import packet_frames
+    from client.ai_client import AIClient
+    from pipeline.predict_publisher import PredictPublisher
+    from pipeline.subscriber import Subscriber
+    from utils.data import DEFAULT_REQUEST, DEFAULT_TRAIN
+
+    n = 3_000 if quick else 10_000
+    frames = [f for f in packet_frames(5_000) if b"GET /" in f]
+    frames = [frames[i % len(frames)] for i in range(n)]
+    packets_url = f"redis://{REDIS_HOST}:{REDIS_PORT}/{REDIS_DBS['bench']}"
+    to_disk: list[float] = []
+    to_prediction: list[float] = []
+
+    class TimedPublisher(PredictPublisher):
+        """Remembers when each batch's packets were sent; measures when their predictions land."""
+
+        def __init__(self, *a, **kw):
+            super().__init__(*a, **kw)
+            self.pending: list[float] = []
+            self.sent_at: dict[int, list[float]] = {}
+            self._orig_run_job = self.client.run_job
+
+        def __call__(self, rows):
+            times, self.pending = self.pending, []
+
+            def run_job(body):
+                started = self._orig_run_job(body)
+                if started["status"] == 0:
+                    self.sent_at[started["data"]["job"]["id"]] = times
+                return started
+
+            self.client.run_job = run_job
+            super().__call__(rows)
+
+        def _collect(self, job_id):
+            super()._collect(job_id)
+            now = time.time()
+            to_prediction.extend(now - t for t in self.sent_at.pop(job_id, []))
+
+    with tempfile.TemporaryDirectory() as tmp, LiveStack(REDIS_DBS["bench_core"], with_core=True,
+                                                         tmp_path=Path(tmp) / "stack") as stack:
+        redis.Redis.from_url(packets_url).flushdb()
+        shutil.copy(DEFAULT_TRAIN, stack.datasets_dir / "train.csv.gz")
+        stack.create_user("stream", "stream-pass-1")
+        template = json.loads(DEFAULT_REQUEST.read_text())
+        template.update(label="Bench-Stream", dataset="train.csv.gz", epochs=3)
+        client = AIClient(user="stream", password="stream-pass-1", url=stack.url, timeout=30, verbose=False)
+        started = client.run_job(template)
+        assert client.wait_for_job_to_finish(started["data"]["job"]["id"], timeout=600)["status"] == 0
+        template.pop("dataset")
+        publisher = TimedPublisher(client=client, template=template, out=Path(tmp) / "predictions.csv", timeout=120)
+
+        class Timed(Subscriber):
+            def handle(self, body, message):
+                super().handle(body, message)
+                to_disk.append(time.time() - body["sent"])
+                publisher.pending.append(body["sent"])
+
+        sub = Timed(packets_url, Path(tmp) / "rows", "bench", predictor=publisher, batch_size=200, max_delay=0.5)
+        agent = multiprocessing.Process(target=_stream, args=(packets_url, frames, 1000.0))
+        agent.start()
+        sub.run(stop_after=n, idle_timeout=10)
+        agent.join()
+        deadline = time.time() + 180
+        while len(to_prediction) < sub.received and time.time() < deadline:
+            time.sleep(0.2)
+        for t in threading.enumerate():
+            if t.daemon and t is not threading.current_thread():
+                t.join(timeout=1)
+    p95, p50 = _pct(to_prediction, 0.95) * 1000, statistics.median(to_prediction) * 1000
+    d95 = _pct(to_disk, 0.95) * 1000
+    return [{"name": "capture→prediction latency p95 at 1,000 pkt/s", "value": p95, "unit": "ms",
+             "baseline_name": "capture→CSV p95 (same packets)", "baseline_value": d95, "ratio": p95 / d95,
+             "notes": f"{len(to_prediction)} of {n} packets predicted, p50 {p50:.0f} ms; batches of 200 rows or "
+                      "0.5 s through POST /ml/ to the core (cached model); results polled every 0.1 s"}]
+
+
+if __name__ == "__main__":
+    for r in run(quick="--quick" in sys.argv):
+        print(r)
