@@ -25,8 +25,8 @@ apt_install() {
 
 missing=()
 system_pkgs=(libpcap0.8 tcpdump iproute2)
-# The test suite drives a real browser; the quick start does not need one.
-case ",$EXTRAS," in *,dev,*) system_pkgs+=(chromium chromium-driver) ;; esac
+# The test suite drives a real browser and records a short lab session with real attack tools.
+case ",$EXTRAS," in *,dev,*) system_pkgs+=(chromium chromium-driver wfuzz hydra slowhttptest) ;; esac
 for pkg in "${system_pkgs[@]}"; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done

@@ -1,7 +1,9 @@
 """``antinex-lab``: record labelled traffic and build datasets from it.
 
-    antinex-lab record OUTDIR [--port 18080] [--normal-seconds 90] [--tools sqlmap,wfuzz,...]
-    antinex-lab build OUTDIR -o DATASET_DIR
+    antinex-lab record OUTDIR --netns [--rounds 2] [--clients 2] [--tools sqlmap,hydra,...] [--tool-seconds 30]
+    antinex-lab record OUTDIR [--port 18080] [--normal-seconds 90]      (loopback: one session at a time)
+    antinex-lab build OUTDIR -o DATASET_DIR [--packets requests|payload|all]
+    antinex-lab report DATASET_DIR/train.csv.gz -o REPORT_DIR [--holdout-tools nmap] [--zap DIR]
 """
 from __future__ import annotations
 
@@ -12,9 +14,17 @@ from pathlib import Path
 
 
 def cmd_record(args) -> int:
-    from pipeline.lab.record import record
+    from pipeline.lab.record import record, record_netns
 
     tools = tuple(t for t in args.tools.split(",") if t)
+    if args.netns:
+        manifest = record_netns(Path(args.outdir), frameworks=tuple(args.frameworks.split(",")),
+                                clients=args.clients, users_per_client=args.users, tools=tools,
+                                tool_seconds=args.tool_seconds, normal_seconds=args.normal_seconds,
+                                rounds=args.rounds)
+        for s in manifest["sessions"]:
+            print(f"{s['session']:32} {s['label']:10} {s.get('tool')}")
+        return 0
     manifest = record(Path(args.outdir), port=args.port, normal_seconds=args.normal_seconds, users=args.users,
                       tools=tools, tool_seconds=args.tool_seconds, rounds=args.rounds)
     for s in manifest["sessions"]:
@@ -46,6 +56,16 @@ def cmd_build(args) -> int:
     return 0
 
 
+def cmd_report(args) -> int:
+    from pipeline.lab.report import evaluate
+
+    res = evaluate(Path(args.dataset), Path(args.out), holdout_tools=tuple(t for t in args.holdout_tools.split(",")
+                                                                           if t),
+                   epochs=args.epochs, zap_dir=Path(args.zap) if args.zap else None)
+    print((Path(args.out) / "report.md").read_text())
+    return 0 if res else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     from pipeline.lab.traffic import ATTACK_TOOLS
 
@@ -60,7 +80,18 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--tools", default=",".join(ATTACK_TOOLS))
     r.add_argument("--tool-seconds", type=float, default=30)
     r.add_argument("--rounds", type=int, default=1)
+    r.add_argument("--netns", action="store_true",
+                   help="target, clients and attacker in their own network namespaces (labels by address)")
+    r.add_argument("--clients", type=int, default=2, help="client namespaces (--netns)")
+    r.add_argument("--frameworks", default="wsgi,flask,drf", help="target front ends (--netns)")
     r.set_defaults(func=cmd_record)
+    rep = sub.add_parser("report", help="train on some sessions, test on others and on unseen tools")
+    rep.add_argument("dataset")
+    rep.add_argument("-o", "--out", required=True)
+    rep.add_argument("--holdout-tools", default="nmap", help="comma-separated tools never used for training")
+    rep.add_argument("--epochs", type=int, default=15)
+    rep.add_argument("--zap", help="directory of the public AntiNex network-pipeline captures")
+    rep.set_defaults(func=cmd_report)
     b = sub.add_parser("build", help="recorded sessions to a training-ready dataset")
     b.add_argument("outdir")
     b.add_argument("-o", "--out", required=True)
@@ -70,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     try:
         return args.func(args)
-    except (PermissionError, FileNotFoundError, ValueError) as exc:
+    except (PermissionError, FileNotFoundError, ValueError, RuntimeError) as exc:
         print(f"antinex-lab: error: {exc}", file=sys.stderr)
         return 2
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -73,4 +75,114 @@ def record(outdir: Path, *, port: int = 18080, normal_seconds: float = 60, users
     manifest = {"target": "pipeline.lab.webapp.NotesApp", "interface": "lo", "port": port,
                 "created": time.strftime("%Y-%m-%d %H:%M:%S"), "sessions": sessions}
     (outdir / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    return manifest
+
+
+DEFAULT_PORTS = {"wsgi": 8080, "flask": 5000, "drf": 8000}
+
+
+def _wait_listening(lab, host: str, ip: str, ports: list[int], timeout: float = 30) -> None:
+    code = ("import socket,sys,time\n"
+            f"end=time.time()+{timeout}\n"
+            f"for p in {ports!r}:\n"
+            "    while True:\n"
+            "        s=socket.socket(); s.settimeout(1)\n"
+            f"        if s.connect_ex(({ip!r},p))==0: break\n"
+            "        if time.time()>end: sys.exit(1)\n"
+            "        time.sleep(0.1)\n")
+    if lab.run(host, [sys.executable, "-c", code], timeout=timeout + 5).returncode:
+        raise RuntimeError(f"the target's web apps did not start on {ports}")
+
+
+def record_netns(outdir: Path, *, frameworks: tuple[str, ...] = ("wsgi", "flask", "drf"), clients: int = 2,
+                 users_per_client: int = 3, tools: tuple[str, ...] = traffic.ATTACK_TOOLS,
+                 tool_seconds: float = 30, normal_seconds: float = 20, rounds: int = 1,
+                 prefix: str = "anx", progress: bool = True) -> dict:
+    """Record rounds of normal and attack traffic between namespaces; writes manifest.json.
+
+    In each round every client namespace runs simulated users against all
+    front ends for the whole round, while the attacker namespace runs each
+    tool in turn against one front end (rotating by round). One capture per
+    round on the target's interface; labels come from the addresses
+    (``Lab.addresses``), the attack tool from its time window.
+    """
+    from tqdm import tqdm
+
+    from pipeline.lab.netns import Lab
+    from pipeline.lab.webapp import FRAMEWORKS
+
+    if os.geteuid() != 0:
+        raise PermissionError("recording needs root (namespaces and packet capture)")
+    unknown = set(frameworks) - set(FRAMEWORKS)
+    if unknown:
+        raise ValueError(f"unknown front ends: {sorted(unknown)} (known: {', '.join(FRAMEWORKS)})")
+    missing = [t for t in tools if not shutil.which(traffic.attack_command(t, "x", 1, str(outdir / "work"))[0])]
+    if missing:
+        raise FileNotFoundError(f"attack tools not installed: {', '.join(missing)}")
+    outdir.mkdir(parents=True, exist_ok=True)
+    ports = {fw: DEFAULT_PORTS[fw] for fw in frameworks}
+    sessions, pcaps = [], []
+    with Lab.create(prefix=prefix, clients=clients) as lab:
+        target = lab.hosts["target"]
+        args = [sys.executable, "-m", "pipeline.lab.webapp", "--host", "0.0.0.0"]
+        for fw, port in ports.items():
+            args += [f"--{fw}", str(port)]
+        server = lab.popen("target", args, stdout=subprocess.DEVNULL, stderr=open(outdir / "targets.log", "ab"),
+                           cwd=Path(__file__).resolve().parents[2])
+        try:
+            _wait_listening(lab, "attacker", target.ip, list(ports.values()))
+            bases = ",".join(f"http://{target.ip}:{p}" for p in ports.values())
+            steps = tqdm(total=rounds * (len(tools) + 1), desc="recording", unit="session", disable=not progress)
+            for r in range(rounds):
+                pcap = f"round-{r}.pcap"
+                cap = lab.popen("target", ["tcpdump", "-i", "eth0", "-U", "-s", "0", "-w", str(outdir / pcap),
+                                           "tcp"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                time.sleep(1.0)
+                planned = normal_seconds + len(tools) * (tool_seconds + 1) + 5
+                users = {h.name: lab.popen(h.name, [sys.executable, "-m", "pipeline.lab.traffic", "users", bases,
+                                                    "--users", str(users_per_client), "--seconds", str(planned),
+                                                    "--seed", str(100 * r + i + 1)],
+                                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                           cwd=Path(__file__).resolve().parents[2])
+                         for i, h in enumerate(lab.by_role("client"))}
+                started = time.time()
+                steps.set_postfix_str(f"round {r}: normal traffic only")
+                time.sleep(normal_seconds)
+                steps.update()
+                for i, tool in enumerate(tools):
+                    fw = frameworks[(i + r) % len(frameworks)]
+                    steps.set_postfix_str(f"round {r}: {tool} → {fw}")
+                    info = traffic.run_attack(tool, target.ip, ports[fw], tool_seconds, str(outdir / "work"),
+                                              wrap=lambda c: lab.cmd("attacker", c))
+                    sessions.append({"session": f"{tool}@{fw}-r{r}", "round": r, "label": "attack",
+                                     "host": "attacker", "framework": fw, "pcap": pcap, **info})
+                    steps.update()
+                    time.sleep(1.0)  # let the tool's last packets (and the target's answers) cross
+                for name, proc in users.items():
+                    try:
+                        out, _ = proc.communicate(timeout=planned + 30)
+                    except subprocess.TimeoutExpired:
+                        os.killpg(proc.pid, signal.SIGKILL)
+                        out, _ = proc.communicate()
+                    sessions.append({"session": f"{name}-r{r}", "round": r, "label": "not_attack", "host": name,
+                                     "tool": "simulated-users", "framework": ",".join(frameworks), "pcap": pcap,
+                                     "requests": int((out or b"0").split()[-1] or 0), "started": started,
+                                     "ended": time.time()})
+                time.sleep(0.5)
+                os.killpg(cap.pid, signal.SIGINT)
+                cap.wait(10)
+                pcaps.append(pcap)
+            steps.close()
+        finally:
+            os.killpg(server.pid, signal.SIGTERM)
+            try:
+                server.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
+        addresses = lab.addresses()
+    manifest = {"mode": "netns", "targets": {fw: f"{target.ip}:{p}" for fw, p in ports.items()},
+                "addresses": addresses, "rounds": rounds, "pcaps": pcaps,
+                "created": time.strftime("%Y-%m-%d %H:%M:%S"), "sessions": sessions,
+                "versions": {t: traffic.tool_version(t.split("-")[0]) for t in tools}}
+    (outdir / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
     return manifest

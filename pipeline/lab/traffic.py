@@ -91,23 +91,82 @@ def attack_command(tool: str, host: str, port: int, workdir: str) -> list[str]:
     if tool == "wfuzz-traversal":
         wordlist = "/usr/share/wfuzz/wordlist/Injections/Traversal.txt"
         return ["wfuzz", "-z", f"file,{wordlist}", f"{base}/items/FUZZ"]
+    if tool == "hydra":
+        # password guessing on the login form; stops at the first hit (secret1 is in the list)
+        wordlist = f"{workdir}/passwords.txt"
+        _password_list(wordlist)
+        return ["hydra", "-l", "user1", "-P", wordlist, "-s", str(port), "-t", "4", "-f", "-I", host,
+                "http-post-form", "/login:username=^USER^&password=^PASS^:F=invalid credentials"]
+    if tool == "slowhttptest":
+        # slowloris: many connections that send headers a few bytes at a time
+        return ["slowhttptest", "-H", "-c", "150", "-r", "50", "-i", "5", "-s", "8192", "-t", "GET",
+                "-u", f"{base}/", "-l", "3600", "-p", "3", "-x", "24"]
     if tool == "nmap":
-        return ["nmap", "-sV", "-p", str(port), "--script", "http-enum,http-headers,http-methods,http-title",
+        return ["nmap", "-n", "-Pn", "-sV", "-p", str(port), "--script", "http-enum,http-headers,http-methods,http-title",
                 host]
     raise ValueError(f"unknown attack tool {tool!r}")
 
 
-ATTACK_TOOLS = ("sqlmap", "wfuzz", "wfuzz-sqli", "wfuzz-xss", "wfuzz-traversal", "nmap")
+ATTACK_TOOLS = ("sqlmap", "wfuzz", "wfuzz-sqli", "wfuzz-xss", "wfuzz-traversal", "nmap", "hydra", "slowhttptest")
 
 
-def run_attack(tool: str, host: str, port: int, seconds: float, workdir: str) -> dict:
-    """Run one tool for at most ``seconds``; returns what ran."""
+def _password_list(path: str) -> None:
+    """Common passwords from wfuzz's lists plus the real one, 60% of the way down."""
+    import os
+
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    words = []
+    common = "/usr/share/wfuzz/wordlist/general/common.txt"
+    if os.path.exists(common):
+        words = open(common).read().split()[:600]
+    words = words or [f"password{i}" for i in range(600)]
+    words.insert(int(len(words) * 0.6), "secret1")
+    with open(path, "w") as fh:
+        fh.write("\n".join(words) + "\n")
+
+
+def run_attack(tool: str, host: str, port: int, seconds: float, workdir: str, wrap=None) -> dict:
+    """Run one tool for at most ``seconds``; returns what ran (``wrap`` e.g. runs it in a namespace)."""
     cmd = attack_command(tool, host, port, workdir)
+    if not shutil.which(cmd[0]):
+        raise FileNotFoundError(f"{cmd[0]} is not installed (apt-get install {cmd[0]})")
     started = time.time()
+    proc = subprocess.Popen(wrap(cmd) if wrap else cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=seconds)
-        code = proc.returncode
+        code = proc.wait(timeout=seconds)
     except subprocess.TimeoutExpired:
+        import os
+        import signal
+
+        os.killpg(proc.pid, signal.SIGKILL)  # the tool and whatever it forked
+        proc.wait()
         code = "timeout"
-    return {"tool": tool, "command": cmd, "exit": code, "seconds": round(time.time() - started, 1),
-            "version": tool_version(tool.split("-")[0])}
+    return {"tool": tool, "command": cmd, "exit": code, "started": started, "ended": time.time(),
+            "seconds": round(time.time() - started, 1), "version": tool_version(tool.split("-")[0])}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m pipeline.lab.traffic users URL[,URL...] --users N --seconds S --seed K``: simulated users."""
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m pipeline.lab.traffic")
+    ap.add_argument("mode", choices=["users"])
+    ap.add_argument("bases", help="comma-separated base URLs; users are spread over them")
+    ap.add_argument("--users", type=int, default=2)
+    ap.add_argument("--seconds", type=float, default=60)
+    ap.add_argument("--seed", type=int, default=1)
+    args = ap.parse_args(argv)
+    import concurrent.futures as cf
+
+    bases = args.bases.split(",")
+    until = time.time() + args.seconds
+    with cf.ThreadPoolExecutor(args.users) as pool:
+        futs = [pool.submit(simulate_user, bases[(i + args.seed) % len(bases)], i % 10, until,
+                            random.Random(args.seed * 100 + i)) for i in range(args.users)]
+        print(sum(f.result() for f in futs), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
