@@ -54,9 +54,10 @@ def run(quick: bool = False) -> list[dict]:
     latencies: list[float] = []
 
     class Timed(Subscriber):
-        def handle(self, body, message):
-            super().handle(body, message)
-            latencies.append(time.time() - body["sent"])
+        def handle_batch(self, bodies):
+            super().handle_batch(bodies)
+            now = time.time()
+            latencies.extend(now - b["sent"] for b in bodies if isinstance(b, dict))
 
     with tempfile.TemporaryDirectory() as tmp:
         sub = Timed(url, tmp, "bench")

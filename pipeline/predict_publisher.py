@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import logging
 import os
+import queue
 import threading
 from pathlib import Path
 
@@ -25,8 +26,40 @@ class PredictPublisher:
         self.timeout = timeout
         self.lock = threading.Lock()
         self.sent = 0
+        self._queue: queue.Queue = queue.Queue(maxsize=100)  # bounded: a stalled API slows, never grows
+        self._sender: threading.Thread | None = None
+        self._collectors: list[threading.Thread] = []
 
     def __call__(self, rows: list[dict]) -> None:
+        """Queue a batch; a sender thread posts it, so the subscriber never waits on HTTP."""
+        if self._sender is None:
+            self._sender = threading.Thread(target=self._send_loop, name="antinex-predict-sender", daemon=True)
+            self._sender.start()
+        self._queue.put(rows)
+
+    def _send_loop(self) -> None:
+        while True:
+            rows = self._queue.get()
+            try:
+                if rows is None:
+                    return
+                self.send(rows)
+            except Exception:  # best effort: the rows are on disk already
+                log.exception("prediction batch of %d rows not sent", len(rows))
+            finally:
+                self._queue.task_done()
+
+    def close(self, timeout: float | None = None) -> None:
+        """Send what is queued, then wait for the answers of every job sent."""
+        if self._sender is not None:
+            self._queue.put(None)
+            self._sender.join(timeout)
+            self._sender = None
+        for t in list(self._collectors):
+            t.join(timeout if timeout is not None else self.timeout)
+
+    def send(self, rows: list[dict]) -> None:
+        """Post one batch now and collect its predictions in the background."""
         import pandas as pd
 
         from client.generate import generate_ai_request
@@ -41,7 +74,9 @@ class PredictPublisher:
             log.warning("prediction job not started: %s", started["error"])
             return
         self.sent += len(rows)
-        threading.Thread(target=self._collect, args=(started["data"]["job"]["id"],), daemon=True).start()
+        t = threading.Thread(target=self._collect, args=(started["data"]["job"]["id"],), daemon=True)
+        t.start()
+        self._collectors = [c for c in self._collectors if c.is_alive()] + [t]
 
     def _collect(self, job_id: int) -> None:
         done = self.client.wait_for_job_to_finish(job_id, sec_to_sleep=0.1, timeout=self.timeout)

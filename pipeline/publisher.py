@@ -1,10 +1,11 @@
-"""Publishing packet messages to the NEW_PACKETS queue (kombu, JSON only)."""
+"""Publishing packet messages to the NEW_PACKETS queue (kombu's JSON format; batched on Redis)."""
 from __future__ import annotations
 
 from kombu import Connection, Exchange, Queue
 
 from pipeline import settings
 from pipeline.flatten import packet_to_message
+from pipeline.redis_queue import BatchPusher, is_redis
 
 
 def packet_queue(exchange: Exchange | None = None) -> Queue:
@@ -22,20 +23,31 @@ class PacketPublisher:
         self.queue = packet_queue(self.exchange)
         self.conn: Connection | None = None
         self.producer = None
+        self.pusher: BatchPusher | None = None
         self.published = 0
 
     def __enter__(self) -> "PacketPublisher":
         self.conn = Connection(self.url, transport_options={"max_retries": 3})
         self.producer = self.conn.Producer(serializer="json")
         self.queue(self.conn.default_channel).declare()
+        if is_redis(self.url):
+            # kombu's envelopes, pushed in batches (pipeline/redis_queue.py)
+            self.pusher = BatchPusher(self.url, self.exchange.name, settings.routing_key(), self.queue.name)
         return self
 
     def __exit__(self, *exc) -> None:
+        if self.pusher is not None:
+            self.pusher.close()
+            self.pusher = None
         if self.conn is not None:
             self.conn.release()
             self.conn = None
 
     def publish(self, message: dict) -> None:
+        if self.pusher is not None:
+            self.pusher.push(message)
+            self.published += 1
+            return
         # the queue was declared on __enter__: declaring again per message costs a round trip
         self.producer.publish(message, exchange=self.exchange, routing_key=settings.routing_key(),
                               serializer="json", retry=True,

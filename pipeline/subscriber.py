@@ -26,6 +26,7 @@ from pipeline import settings
 from pipeline.csv_writer import RotatingCSV
 from pipeline.flatten import flatten_message
 from pipeline.publisher import packet_queue
+from pipeline.redis_queue import ReliableBatchPopper, is_redis, open_envelope
 
 log = logging.getLogger("antinex.subscriber")
 
@@ -34,53 +35,131 @@ class Subscriber:
     """Consume packet messages into CSV files and optional prediction batches."""
 
     def __init__(self, broker_url: str | None = None, out_dir: str | Path | None = None, name: str | None = None,
-                 max_rows: int | None = None, predictor=None, batch_size: int = 100, max_delay: float = 0.5):
+                 max_rows: int | None = None, predictor=None, batch_size: int = 100, max_delay: float = 0.5,
+                 prefetch: int = 500):
         self.url = broker_url or settings.broker_url()
         self.writer = RotatingCSV(out_dir or os.environ.get("DS_DIR", "var/datasets/recorded"),
                                   name or os.environ.get("DS_NAME", "netdata"),
                                   max_rows=max_rows or int(os.environ.get("ROTATE_ROWS", "100000")))
         self.predictor = predictor
-        self.batch_size, self.max_delay = batch_size, max_delay
+        self.batch_size, self.max_delay, self.prefetch = batch_size, max_delay, prefetch
+        # names this consumer's in-flight list on Redis: a restart with the same name resumes it
+        self.consumer_name = name or os.environ.get("DS_NAME", "netdata")
         self.batch: list[dict] = []
         self.batch_started = 0.0
         self.received = 0
         self.bad = 0
         self.stopping = False
 
-    def handle(self, body, message) -> None:
+    def to_row(self, body) -> dict | None:
+        """The flat row of one packet message, or None (counted) when the message is unusable."""
         try:
+            if isinstance(body, ValueError):  # an envelope that did not decode
+                raise body
             if not isinstance(body, dict) or not isinstance(body.get("data"), dict):
                 raise ValueError(f"not a packet message: {type(body).__name__}")
             row = flatten_message(body["data"])
             if not row:
                 raise ValueError("no supported layer in the message")
+            return row
         except (ValueError, TypeError, AttributeError) as exc:
             self.bad += 1
             log.warning("bad message #%d dropped: %s", self.bad, exc)
+            return None
+
+    def accept(self, rows: list[dict]) -> None:
+        """Rows now on disk: count them and queue them for prediction."""
+        self.received += len(rows)
+        if self.predictor is not None and rows:
+            if not self.batch:
+                self.batch_started = time.monotonic()
+            self.batch.extend(rows)
+            while len(self.batch) >= self.batch_size:
+                rows, self.batch = self.batch[: self.batch_size], self.batch[self.batch_size:]
+                self._predict(rows)
+                self.batch_started = time.monotonic()
+
+    def handle(self, body, message) -> None:
+        """kombu path: one message (any broker kombu supports)."""
+        row = self.to_row(body)
+        if row is None:
             message.ack()  # a bad message must not block the queue
             return
         self.writer.write([row])
         message.ack()  # after the row is on disk
-        self.received += 1
-        if self.predictor is not None:
-            if not self.batch:
-                self.batch_started = time.monotonic()
-            self.batch.append(row)
-            if len(self.batch) >= self.batch_size:
-                self.flush_batch()
+        self.accept([row])
+
+    def handle_batch(self, bodies: list) -> None:
+        """Redis path: many messages, one write; acknowledged by the caller afterwards."""
+        rows = [r for r in (self.to_row(b) for b in bodies) if r is not None]
+        if rows:
+            self.writer.write(rows)
+        self.accept(rows)
+
+    def _predict(self, rows: list[dict]) -> None:
+        try:
+            self.predictor(rows)
+        except Exception:  # predictions are best effort; rows are already saved
+            log.exception("prediction batch of %d rows failed", len(rows))
 
     def flush_batch(self) -> None:
         if self.batch and self.predictor is not None:
             rows, self.batch = self.batch, []
-            try:
-                self.predictor(rows)
-            except Exception:  # predictions are best effort; rows are already saved
-                log.exception("prediction batch of %d rows failed", len(rows))
+            self._predict(rows)
 
     def run(self, stop_after: int = -1, idle_timeout: float | None = None) -> int:
         """Consume until stopped (signal, ``stop_after`` messages, or ``idle_timeout`` seconds idle)."""
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: setattr(self, "stopping", True))
+        if is_redis(self.url):
+            self._run_redis(stop_after, idle_timeout)
+        else:
+            self._run_kombu(stop_after, idle_timeout)
+        self.flush_batch()
+        if hasattr(self.predictor, "close"):
+            self.predictor.close()  # waits for the batches already sent
+        self.writer.close()
+        log.info("subscriber stopped: %d rows written, %d bad messages", self.received, self.bad)
+        return 0
+
+    def _due(self) -> None:
+        if self.batch and time.monotonic() - self.batch_started >= self.max_delay:
+            self.flush_batch()
+
+    def _run_redis(self, stop_after: int, idle_timeout: float | None) -> None:
+        queue = packet_queue()
+        with Connection(self.url) as conn:
+            queue(conn.default_channel).declare()  # the exchange binding publishers route by
+        popper = ReliableBatchPopper(self.url, queue.name, self.consumer_name)
+        try:
+            leftover = popper.unacked()
+            if leftover:
+                log.warning("%d messages from an interrupted run: writing them now", len(leftover))
+                self.handle_batch([self._open(raw) for raw in leftover])
+                popper.ack()
+            last = time.monotonic()
+            while not self.stopping:
+                want = self.prefetch if stop_after < 0 else max(1, min(self.prefetch, stop_after - self.received))
+                raws = popper.pop(want, timeout=min(self.max_delay, 0.5))
+                if raws:
+                    self.handle_batch([self._open(raw) for raw in raws])
+                    popper.ack()  # after the rows are on disk
+                    last = time.monotonic()
+                elif idle_timeout is not None and time.monotonic() - last > idle_timeout:
+                    break
+                self._due()
+                if 0 <= stop_after <= self.received:
+                    break
+        finally:
+            popper.close()
+
+    def _open(self, raw: bytes):
+        try:
+            return open_envelope(raw)
+        except ValueError as exc:
+            return exc  # counted as a bad message by to_row
+
+    def _run_kombu(self, stop_after: int, idle_timeout: float | None) -> None:
         last = time.monotonic()
         with Connection(self.url) as conn:
             queue = packet_queue()
@@ -92,14 +171,9 @@ class Subscriber:
                     except socket.timeout:
                         if idle_timeout is not None and time.monotonic() - last > idle_timeout:
                             break
-                    if self.batch and time.monotonic() - self.batch_started >= self.max_delay:
-                        self.flush_batch()
+                    self._due()
                     if 0 <= stop_after <= self.received:
                         break
-        self.flush_batch()
-        self.writer.close()
-        log.info("subscriber stopped: %d rows written, %d bad messages", self.received, self.bad)
-        return 0
 
 
 def main(argv: list[str] | None = None) -> int:
