@@ -61,8 +61,11 @@ def record_results(job_id: int, result_id: int, data: dict) -> bool:
             result.error_data = {}
             result.status = job.status = "finished"
             job.control_state = "finished"
-        result.save()
-        job.save()
+        # only what changed: the job's manifest (every predict row) is not rewritten
+        result.save(update_fields=["status", "error_data", "acc_data", "metrics", "history", "model_json",
+                                   "model_weights", "model_ref", "predictions_json", "updated"] if ok else
+                    ["status", "error_data", "updated"])
+        job.save(update_fields=["status", "control_state", "error_data", "updated"])
     return True
 
 
