@@ -116,7 +116,10 @@ class ModelStore:
         if _digest(path / "model.keras", path / "meta.json") != expected:
             raise ModelStoreError(f"checksum mismatch for model {name!r}: the files were changed")
         meta = json.loads((path / "meta.json").read_text())
-        model = keras.saving.load_model(path / "model.keras", safe_mode=True, compile=False)
+        try:
+            model = keras.saving.load_model(path / "model.keras", safe_mode=True, compile=False)
+        except (ValueError, TypeError) as exc:  # e.g. a Lambda layer: its bytecode is never deserialised
+            raise ModelStoreError(f"model {name!r} refused: {exc}") from None
         return TrainedModel(
             model=model,
             features=meta["features"],

@@ -77,3 +77,28 @@ def test_names_cannot_escape(tmp_path, name):
 def test_missing_model(tmp_path):
     with pytest.raises(ModelStoreError, match="no stored model"):
         ModelStore(tmp_path).load("absent")
+
+
+def test_a_model_file_carrying_code_is_refused_without_running_it(trained_and_store, tmp_path):
+    """A .keras with a Lambda layer (Python bytecode inside), even with a valid checksum."""
+    import keras
+
+    from utils.model_store import _digest
+
+    res, _ = trained_and_store
+    store = ModelStore(tmp_path / "evil")
+    store.save(res["model"], "evil")
+    marker = tmp_path / "pwned"
+    n = len(res["model"].features)
+    inputs = keras.Input((n,))
+    payload = eval(f"lambda x: (open({str(marker)!r}, 'w').write('x'), x)[1]")  # noqa: S307 (the test's own code)
+    evil = keras.layers.Lambda(payload)(inputs)
+    keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(evil)).save(
+        store.path("evil") / "model.keras")
+    digest = _digest(store.path("evil") / "model.keras", store.path("evil") / "meta.json")
+    (store.path("evil") / "checksum.sha256").write_text(digest + "\n")
+    marker.unlink(missing_ok=True)  # building the model above called the lambda once
+    with pytest.raises(ModelStoreError, match="refused") as err:
+        store.load("evil")
+    assert "safe_mode" in str(err.value) or "Lambda" in str(err.value), err.value
+    assert not marker.exists()
