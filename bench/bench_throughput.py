@@ -51,11 +51,14 @@ def run(quick: bool = False) -> list[dict]:
     from conftest import REDIS_DBS
     from stack import LiveStack
 
+    from bench import STACK_ENV
+
     from bench.datasets import django_like
 
     secs = 5 if quick else 15
     with tempfile.TemporaryDirectory() as tmp, LiveStack(REDIS_DBS["bench"], core_redis=REDIS_DBS["bench_core"],
-                                                         with_core=True, tmp_path=Path(tmp), api_workers=4) as stack:
+                                                         with_core=True, tmp_path=Path(tmp), api_workers=4,
+                                                         extra_env=STACK_ENV) as stack:
         df = django_like(2_000)
         features = [c for c in df.columns if c != "label_value"]
         df.to_csv(stack.datasets_dir / "d.csv", index=False)

@@ -124,6 +124,26 @@ class AIClient:
             return res
         return self.wait_for_job_to_finish(res["data"]["job"]["id"])
 
+    def wait_for_result(self, result_id, sec_to_sleep: float = 0.1, timeout: float | None = 600.0) -> dict:
+        """Poll only the result (smaller than the job, which carries every request row) until done.
+
+        SUCCESS with the result's data when finished; FAILED with the reason on error.
+        """
+        deadline = time.time() + timeout if timeout else None
+        while True:
+            result = self.get_result_by_id(result_id)
+            if result["status"] != SUCCESS:
+                return result
+            rstatus = result["data"].get("status")
+            if rstatus == "finished":
+                return result
+            if rstatus == "error":
+                return _resp(FAILED, f"result {result_id} failed: "
+                                     f"{(result['data'].get('error_data') or {}).get('error')}", result["data"])
+            if deadline and time.time() > deadline:
+                return _resp(ERROR, f"result {result_id} not finished after {timeout:.0f}s (status {rstatus})")
+            time.sleep(sec_to_sleep)
+
     def wait_for_job_to_finish(self, job_id, sec_to_sleep: float = 1.0, max_retries: int = 100000,
                                timeout: float | None = 600.0, progress: bool = False) -> dict:
         """Poll the job, then its result, until finished; ``{"job", "result"}`` on success."""

@@ -74,16 +74,17 @@ class PredictPublisher:
             log.warning("prediction job not started: %s", started["error"])
             return
         self.sent += len(rows)
-        t = threading.Thread(target=self._collect, args=(started["data"]["job"]["id"],), daemon=True)
+        t = threading.Thread(target=self._collect, args=(started["data"]["job"]["id"],
+                                                         started["data"]["results"]["id"]), daemon=True)
         t.start()
         self._collectors = [c for c in self._collectors if c.is_alive()] + [t]
 
-    def _collect(self, job_id: int) -> None:
-        done = self.client.wait_for_job_to_finish(job_id, sec_to_sleep=0.1, timeout=self.timeout)
+    def _collect(self, job_id: int, result_id: int) -> None:
+        done = self.client.wait_for_result(result_id, sec_to_sleep=0.05, timeout=self.timeout)
         if done["status"] != 0:
             log.warning("prediction job %s: %s", job_id, done["error"])
             return
-        preds = (done["data"]["result"].get("predictions_json") or {}).get("predictions") or []
+        preds = (done["data"].get("predictions_json") or {}).get("predictions") or []
         attacks = sum(1 for p in preds if p.get("label_name") == "attack")
         if attacks:
             log.warning("job %s: %d of %d packets predicted as attack", job_id, attacks, len(preds))
@@ -94,6 +95,6 @@ class PredictPublisher:
                 w = csv.writer(fh)
                 if new:
                     w.writerow(["job_id", "_row_idx", "label_name", "prediction"])
-                feature = done["data"]["job"].get("predict_feature", "label_value")
+                feature = (self.template or {}).get("predict_feature", "label_value")
                 for p in preds:
                     w.writerow([job_id, p.get("_row_idx"), p.get("label_name"), p.get(feature)])

@@ -10,6 +10,9 @@ from api.ml.models import MLJob, MLJobResult
 
 log = logging.getLogger(__name__)
 DONE = ("finished", "error")
+# what writing a status needs: never load the job's manifest (every request row) to change it
+JOB_STATUS_FIELDS = ("id", "status", "control_state", "error_data", "tracking_id", "updated")
+RESULT_STATUS_FIELDS = ("id", "status", "error_data", "updated")
 
 
 def _model_json(value) -> dict:
@@ -30,8 +33,8 @@ def record_results(job_id: int, result_id: int, data: dict) -> bool:
     from django.conf import settings
 
     with transaction.atomic():
-        job = MLJob.objects.select_for_update().filter(id=job_id).first()
-        result = MLJobResult.objects.select_for_update().filter(id=result_id).first()
+        job = MLJob.objects.select_for_update().only(*JOB_STATUS_FIELDS).filter(id=job_id).first()
+        result = MLJobResult.objects.select_for_update().only(*RESULT_STATUS_FIELDS).filter(id=result_id).first()
         if job is None or result is None:
             log.warning("results for deleted job %s / result %s dropped", job_id, result_id)
             return False
@@ -76,7 +79,7 @@ def mark(job_id: int, result_id: int | None, status: str, reason: str = "") -> N
     while the job is being marked "launched" is never overwritten.
     """
     with transaction.atomic():
-        job = MLJob.objects.select_for_update().filter(id=job_id).first()
+        job = MLJob.objects.select_for_update().only(*JOB_STATUS_FIELDS).filter(id=job_id).first()
         if job is None or job.status in DONE:
             return
         job.status = status

@@ -225,7 +225,8 @@ class MLJobViewSet(OwnedViewSet):
             job.refresh_from_db()
             return Response({"error": job.error_data.get("error"), "job": self.render(job, request),
                              "results": result.public()}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
-        job.refresh_from_db()
+        # a fast worker may have finished already: answer with the current status
+        job.refresh_from_db(fields=["status", "control_state", "error_data", "updated"])
         result.refresh_from_db()
         return Response({"job": self.render(job, request), "results": result.public()}, status=201)
 
