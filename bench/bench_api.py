@@ -8,36 +8,14 @@ PostgreSQL): the floor any round trip pays.
 from __future__ import annotations
 
 import statistics
-import sys
-import tempfile
 import time
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def run(quick: bool = False) -> list[dict]:
-    sys.path.insert(0, str(ROOT / "tests"))
-    from conftest import REDIS_DBS
-    from stack import LiveStack
-
-    from bench import STACK_ENV
-
-    from bench.datasets import django_like
+    from bench import stack_with_model
 
     repeat = 5 if quick else 20
-    with tempfile.TemporaryDirectory() as tmp, LiveStack(REDIS_DBS["bench"], core_redis=REDIS_DBS["bench_core"],
-                                                         with_core=True, tmp_path=Path(tmp),
-                                                         extra_env=STACK_ENV) as stack:
-        df = django_like(2_000)
-        features = [c for c in df.columns if c != "label_value"]
-        df.to_csv(stack.datasets_dir / "d.csv", index=False)
-        stack.create_user("bench", "bench-pass-1")
-        s = stack.client("bench", "bench-pass-1")
-        body = {"label": "Bench-RT", "dataset": "d.csv", "features_to_process": features, "epochs": 1,
-                "max_records": 10}
-        r = s.post(f"{stack.url}/ml/", json=body)
-        stack.wait_for_result(s, r.json()["results"]["id"], timeout=300)
+    with stack_with_model("Bench-RT") as (stack, s, df, features, _):
         rows = df[features].iloc[:100].to_dict("records")
         times, floor = [], []
         for _ in range(repeat):

@@ -14,11 +14,8 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
-
-ROOT = Path(__file__).resolve().parent.parent
 LUA_POST = """
 wrk.method = "POST"
 wrk.body = {body}
@@ -47,33 +44,18 @@ def run(quick: bool = False) -> list[dict]:
     if shutil.which("wrk") is None:
         return [{"name": "API throughput", "value": None, "unit": "req/s", "baseline_name": None,
                  "baseline_value": None, "ratio": None, "notes": "skipped: wrk is not installed (apt-get install wrk)"}]
-    sys.path.insert(0, str(ROOT / "tests"))
-    from conftest import REDIS_DBS
-    from stack import LiveStack
-
-    from bench import STACK_ENV
-
-    from bench.datasets import django_like
+    from bench import stack_with_model
 
     secs = 5 if quick else 15
-    with tempfile.TemporaryDirectory() as tmp, LiveStack(REDIS_DBS["bench"], core_redis=REDIS_DBS["bench_core"],
-                                                         with_core=True, tmp_path=Path(tmp), api_workers=4,
-                                                         extra_env=STACK_ENV) as stack:
-        df = django_like(2_000)
-        features = [c for c in df.columns if c != "label_value"]
-        df.to_csv(stack.datasets_dir / "d.csv", index=False)
-        stack.create_user("bench", "bench-pass-1")
-        s = stack.client("bench", "bench-pass-1")
-        r = s.post(f"{stack.url}/ml/", json={"label": "Bench-TP", "dataset": "d.csv", "features_to_process": features,
-                                             "epochs": 1, "max_records": 10})
-        rid = stack.wait_for_result(s, r.json()["results"]["id"], timeout=300)["id"]
+    with stack_with_model("Bench-TP", api_workers=4) as (stack, s, df, features, trained):
+        rid = trained["id"]
         auth = s.headers["Authorization"]
         url = f"{stack.url}/mlresults/{rid}/"
         reads = _wrk(url, 16, secs, [f"Authorization: {auth}"])
         floor = _wrk(url, 16, secs)
         body = json.dumps({"label": "Bench-TP", "predict_rows": df[features].iloc[:10].to_dict("records"),
                            "publish_to_core": True, "max_records": 10})
-        script = Path(tmp) / "post.lua"
+        script = stack.tmp / "post.lua"
         script.write_text(LUA_POST.format(body=json.dumps(body), auth=json.dumps(auth)))
         before = s.get(f"{stack.url}/ml/").json()["count"]
         started = time.time()

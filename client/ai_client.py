@@ -20,6 +20,19 @@ def _resp(status: int, error: str = "", data: Any = None) -> dict:
     return {"status": status, "error": error, "data": data}
 
 
+def _outcome(what: str, res: dict, data: Any = None) -> dict | None:
+    """The final answer once ``res`` (a GET of a job, result or prepare) is done; None while it runs."""
+    if res["status"] != SUCCESS:
+        return res
+    status = res["data"].get("status")
+    if status == "finished":
+        return _resp(SUCCESS, "", data if data is not None else res["data"])
+    if status == "error":
+        return _resp(FAILED, f"{what} failed: {(res['data'].get('error_data') or {}).get('error')}",
+                     data if data is not None else res["data"])
+    return None
+
+
 class AIClient:
     """Log in with a JWT, run jobs, wait for them, read jobs, results and prepares."""
 
@@ -132,16 +145,12 @@ class AIClient:
         deadline = time.time() + timeout if timeout else None
         while True:
             result = self.get_result_by_id(result_id)
-            if result["status"] != SUCCESS:
-                return result
-            rstatus = result["data"].get("status")
-            if rstatus == "finished":
-                return result
-            if rstatus == "error":
-                return _resp(FAILED, f"result {result_id} failed: "
-                                     f"{(result['data'].get('error_data') or {}).get('error')}", result["data"])
+            done = _outcome(f"result {result_id}", result)
+            if done is not None:
+                return done
             if deadline and time.time() > deadline:
-                return _resp(ERROR, f"result {result_id} not finished after {timeout:.0f}s (status {rstatus})")
+                return _resp(ERROR, f"result {result_id} not finished after {timeout:.0f}s "
+                                    f"(status {result['data'].get('status')})")
             time.sleep(sec_to_sleep)
 
     def wait_for_job_to_finish(self, job_id, sec_to_sleep: float = 1.0, max_retries: int = 100000,
@@ -168,15 +177,10 @@ class AIClient:
                 result_id = (job["data"].get("predict_manifest") or {}).get("result_id")
                 if status in DONE_JOB and result_id:
                     result = self.get_result_by_id(result_id)
-                    if result["status"] != SUCCESS:
-                        return result
-                    rstatus = result["data"].get("status")
-                    if rstatus == "finished":
-                        return _resp(SUCCESS, "", {"job": job["data"], "result": result["data"]})
-                    if rstatus == "error":
-                        return _resp(FAILED, f"job {job_id} failed: "
-                                             f"{(result['data'].get('error_data') or {}).get('error')}",
-                                     {"job": job["data"], "result": result["data"]})
+                    done = _outcome(f"job {job_id}", result,
+                                    {"job": job["data"], "result": result["data"]} if "data" in result else None)
+                    if done is not None:
+                        return done
                 if deadline and time.time() > deadline:
                     return _resp(ERROR, f"job {job_id} not finished after {timeout:.0f}s (status {status})")
                 time.sleep(sec_to_sleep)
@@ -194,14 +198,9 @@ class AIClient:
         deadline = time.time() + timeout if timeout else None
         for _ in range(max_retries):
             res = self.get_prepare_by_id(prepare_id)
-            if res["status"] != SUCCESS:
-                return res
-            status = res["data"].get("status")
-            if status == "finished":
-                return res
-            if status == "error":
-                return _resp(FAILED, f"prepare {prepare_id} failed: {(res['data'].get('error_data') or {}).get('error')}",
-                             res["data"])
+            done = _outcome(f"prepare {prepare_id}", res)
+            if done is not None:
+                return done
             if deadline and time.time() > deadline:
                 return _resp(ERROR, f"prepare {prepare_id} not finished after {timeout:.0f}s")
             time.sleep(sec_to_sleep)

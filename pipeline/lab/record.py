@@ -124,7 +124,7 @@ def record_netns(outdir: Path, *, frameworks: tuple[str, ...] = ("wsgi", "flask"
     sessions, pcaps = [], []
     with Lab.create(prefix=prefix, clients=clients) as lab:
         target = lab.hosts["target"]
-        args = [sys.executable, "-m", "pipeline.lab.webapp", "--host", "0.0.0.0"]
+        args = [sys.executable, "-m", "pipeline.lab.webapp", "--host", target.ip]
         for fw, port in ports.items():
             args += [f"--{fw}", str(port)]
         server = lab.popen("target", args, stdout=subprocess.DEVNULL, stderr=open(outdir / "targets.log", "ab"),
