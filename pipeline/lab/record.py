@@ -7,6 +7,7 @@ instead; see docs/dataset-lab.md.)
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -94,17 +95,91 @@ def _wait_listening(lab, host: str, ip: str, ports: list[int], timeout: float = 
         raise RuntimeError(f"the target's web apps did not start on {ports}")
 
 
+class PipelineAgents:
+    """The pipeline itself inside the target namespace: a private Redis on the target's
+    loopback, ``antinex-subscriber`` writing CSVs, and per round an ``antinex-capture``
+    agent on the target's interface. Their rows are what a deployed AntiNex would
+    have seen; ``record_netns`` compares their count with the lossless tcpdump capture."""
+
+    PORT = 6390
+
+    def __init__(self, lab, outdir: Path):
+        self.lab, self.dir = lab, outdir / "agent"
+        self.url = f"redis://127.0.0.1:{self.PORT}/0"
+        self.env = {**os.environ, "FORWARD_BROKER_URL": self.url, "DS_DIR": str(self.dir), "DS_NAME": "netns",
+                    "PYTHONUNBUFFERED": "1", "LOG_LEVEL": "WARNING"}
+        self.redis = self.subscriber = self.agent = None
+        self.log = open(outdir / "agents.log", "ab")
+
+    def _start(self, argv: list[str]) -> subprocess.Popen:
+        return self.lab.popen("target", argv, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
+                              cwd=Path(__file__).resolve().parents[2])
+
+    def __enter__(self) -> "PipelineAgents":
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.redis = self._start(["redis-server", "--port", str(self.PORT), "--bind", "127.0.0.1", "--save", "",
+                                  "--appendonly", "no"])
+        code = ("import redis,time\nfor _ in range(100):\n    try:\n"
+                f"        redis.Redis(port={self.PORT}).ping(); break\n"
+                "    except redis.RedisError: time.sleep(0.1)\n")
+        self.lab.run("target", [sys.executable, "-c", code], timeout=20)
+        self.subscriber = self._start([sys.executable, "-m", "pipeline.subscriber"])
+        return self
+
+    def start_capture(self) -> None:
+        self.agent = self._start([sys.executable, "-m", "pipeline.capture", "tcp", "-i", "eth0", "-f", "tcp"])
+        time.sleep(2.0)  # scapy's import and the socket take a moment
+
+    def stop_capture(self) -> None:
+        if self.agent and self.agent.poll() is None:
+            os.killpg(self.agent.pid, signal.SIGINT)  # sniff stops, the publisher flushes its batch
+            try:
+                self.agent.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.agent.pid, signal.SIGKILL)
+
+    def rows(self) -> int:
+        import csv
+
+        total = 0
+        for f in sorted(self.dir.glob("netns-*.csv")):
+            with open(f, newline="") as fh:
+                total += max(0, sum(1 for _ in csv.reader(fh)) - 1)
+        return total
+
+    def __exit__(self, *exc) -> None:
+        self.stop_capture()
+        deadline = time.time() + 60
+        last = -1
+        while time.time() < deadline:  # let the subscriber drain the queue
+            n = self.rows()
+            if n == last:
+                break
+            last = n
+            time.sleep(1.0)
+        for proc in (self.subscriber, self.redis):
+            if proc and proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(20)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+        self.log.close()
+
+
 def record_netns(outdir: Path, *, frameworks: tuple[str, ...] = ("wsgi", "flask", "drf"), clients: int = 2,
                  users_per_client: int = 3, tools: tuple[str, ...] = traffic.ATTACK_TOOLS,
                  tool_seconds: float = 30, normal_seconds: float = 20, rounds: int = 1,
-                 prefix: str = "anx", progress: bool = True) -> dict:
+                 prefix: str = "anx", progress: bool = True, agents: bool = True) -> dict:
     """Record rounds of normal and attack traffic between namespaces; writes manifest.json.
 
     In each round every client namespace runs simulated users against all
     front ends for the whole round, while the attacker namespace runs each
     tool in turn against one front end (rotating by round). One capture per
     round on the target's interface; labels come from the addresses
-    (``Lab.addresses``), the attack tool from its time window.
+    (``Lab.addresses``), the attack tool from its time window. With
+    ``agents`` the pipeline's own capture agent and subscriber record the
+    same traffic beside tcpdump (``PipelineAgents``).
     """
     from tqdm import tqdm
 
@@ -129,7 +204,9 @@ def record_netns(outdir: Path, *, frameworks: tuple[str, ...] = ("wsgi", "flask"
             args += [f"--{fw}", str(port)]
         server = lab.popen("target", args, stdout=subprocess.DEVNULL, stderr=open(outdir / "targets.log", "ab"),
                            cwd=Path(__file__).resolve().parents[2])
+        agents_ctx = PipelineAgents(lab, outdir) if agents else contextlib.nullcontext()
         try:
+            agents_ctx.__enter__()
             _wait_listening(lab, "attacker", target.ip, list(ports.values()))
             bases = ",".join(f"http://{target.ip}:{p}" for p in ports.values())
             steps = tqdm(total=rounds * (len(tools) + 1), desc="recording", unit="session", disable=not progress)
@@ -137,6 +214,8 @@ def record_netns(outdir: Path, *, frameworks: tuple[str, ...] = ("wsgi", "flask"
                 pcap = f"round-{r}.pcap"
                 cap = lab.popen("target", ["tcpdump", "-i", "eth0", "-U", "-s", "0", "-w", str(outdir / pcap),
                                            "tcp"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                if agents:
+                    agents_ctx.start_capture()
                 time.sleep(1.0)
                 planned = normal_seconds + len(tools) * (tool_seconds + 1) + 5
                 users = {h.name: lab.popen(h.name, [sys.executable, "-m", "pipeline.lab.traffic", "users", bases,
@@ -171,16 +250,27 @@ def record_netns(outdir: Path, *, frameworks: tuple[str, ...] = ("wsgi", "flask"
                 time.sleep(0.5)
                 os.killpg(cap.pid, signal.SIGINT)
                 cap.wait(10)
+                if agents:
+                    agents_ctx.stop_capture()
                 pcaps.append(pcap)
             steps.close()
         finally:
+            agents_ctx.__exit__(None, None, None)
             os.killpg(server.pid, signal.SIGTERM)
             try:
                 server.wait(10)
             except subprocess.TimeoutExpired:
                 os.killpg(server.pid, signal.SIGKILL)
         addresses = lab.addresses()
+    agent = None
+    if agents:
+        from pipeline.fastparse import read_frames
+
+        captured = sum(1 for p in pcaps for _ in read_frames(outdir / p))
+        agent = {"csv_dir": "agent", "rows": agents_ctx.rows(), "tcpdump_packets": captured,
+                 "completeness": round(agents_ctx.rows() / captured, 4) if captured else None}
     manifest = {"mode": "netns", "targets": {fw: f"{target.ip}:{p}" for fw, p in ports.items()},
+                "pipeline_agent": agent,
                 "addresses": addresses, "rounds": rounds, "pcaps": pcaps,
                 "created": time.strftime("%Y-%m-%d %H:%M:%S"), "sessions": sessions,
                 "versions": {t: traffic.tool_version(t.split("-")[0]) for t in tools}}

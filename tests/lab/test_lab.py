@@ -54,6 +54,11 @@ def test_namespaces_are_created_and_removed(recording):
         f"{t}@{fw}-r{r}" for r in range(2) for t, fw in zip(LAB_TOOLS, (("wsgi", "flask", "drf"),
                                                                       ("flask", "drf", "wsgi"))[r])]
     assert all(s["requests"] > 10 for s in manifest["sessions"] if s["label"] == "not_attack")
+    # the pipeline's own capture agent and subscriber recorded the same traffic beside tcpdump
+    agent = manifest["pipeline_agent"]
+    assert agent["rows"] > 0.5 * agent["tcpdump_packets"] > 0, agent
+    rows = pd.concat([pd.read_csv(f) for f in sorted((out / "agent").glob("netns-*.csv"))])
+    assert {"10.77.0.66", "10.77.0.21"} <= set(rows["ip_src"])
 
 
 def test_labels_follow_the_sender_address(recording, full):
