@@ -53,6 +53,16 @@ def cmd_build(args) -> int:
             "sessions": counts, "recording": manifest}
     (out / "metadata.json").write_text(json.dumps(meta, indent=2, default=str))
     print(f"wrote {len(ready)} rows to {out / 'train.csv.gz'}: {meta['label_counts']}")
+    agent_csvs = sorted((record_dir / "agent").glob("*.csv"))
+    if agent_csvs and manifest.get("mode") == "netns":
+        # what the pipeline's own agents recorded, through /mlprepare/'s function, labelled by address
+        from pipeline.prepare import prepare_dataset
+
+        attacker = [ip for ip, v in manifest["addresses"].items() if v["role"] == "attacker"]
+        prepared = prepare_dataset(agent_csvs, out / "fulldata_netns.csv", out / "cleaned_netns.csv",
+                                   label_rules={"attack_ips": attacker}, meta_suffix="netns_metadata.json")
+        print(f"wrote {out / 'fulldata_netns.csv'} and {out / 'cleaned_netns.csv'} (the pipeline agents' rows, "
+              f"/mlprepare/ labels by address): {prepared['label_counts']}")
     return 0
 
 

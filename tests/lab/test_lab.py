@@ -91,6 +91,13 @@ def test_build_and_report_split_by_session(recording, tmp_path):
     assert ready["round"].nunique() == 2
     meta = json.loads((ds / "metadata.json").read_text())
     assert meta["rows"] == len(ready) and meta["recording"]["mode"] == "netns"
+    # the pipeline agents' rows through /mlprepare/'s function: full and cleaned files, labels by address
+    full = pd.read_csv(ds / "fulldata_netns.csv")
+    by_attacker = full["ip_src"].eq("10.77.0.66") | full["ip_dst"].eq("10.77.0.66")
+    assert (full["label_value"] == by_attacker.astype(int)).all() and by_attacker.any() and (~by_attacker).any()
+    cleaned = pd.read_csv(ds / "cleaned_netns.csv")
+    assert len(cleaned) == len(full) and "ip_src" not in cleaned.columns
+    assert json.loads((ds / "cleaned_netns_metadata.json").read_text())["feature_to_predict"] == "label_value"
 
     from pipeline.lab.report import evaluate, split_sessions
 
