@@ -13,7 +13,7 @@ from utils.scaling import Scaling
 
 
 def _relu(x):
-    return np.maximum(x, 0)
+    return np.maximum(x, 0, out=x)  # x is always a fresh layer output
 
 
 def _sigmoid(x):
@@ -84,12 +84,14 @@ class TrainedModel:
             return np.asarray(self.model.predict(x, verbose=0, batch_size=4096))
         out = x.astype(np.float32, copy=False)
         for w, b, act in plan:
-            out = act(out @ w + b)
+            out = out @ w
+            out += b
+            out = act(out)
         return out
 
     def transform(self, df: pd.DataFrame) -> np.ndarray:
-        x = feature_matrix(df, self.features, self.missing_value)
-        return self.x_scaling.transform(x) if self.x_scaling else x
+        x = feature_matrix(df, self.features, self.missing_value)  # a fresh float32 copy: scale it in place
+        return self.x_scaling.transform(x, inplace=True) if self.x_scaling else x
 
     def predict_raw(self, df: pd.DataFrame) -> np.ndarray:
         return self.forward(self.transform(df))

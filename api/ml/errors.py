@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
-from django.db import InterfaceError, OperationalError
+from django.db import DataError, InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import status
 from rest_framework.exceptions import APIException
@@ -50,6 +50,11 @@ def exception_handler(exc, context):
         log.warning("database unavailable: %s", exc)
         return Response({"error": "the database is unavailable right now; retry shortly"}, status=503,
                         headers={"Retry-After": "5"})
+    if isinstance(exc, (DataError, UnicodeEncodeError)):
+        # validation should have caught it: still the client's input, never a 500
+        log.warning("input the database refused: %s", exc)
+        return Response({"error": f"the request holds values the database cannot store: {type(exc).__name__}"},
+                        status=400)
     if isinstance(exc, SuspiciousOperation):
         return Response({"error": f"bad request: {exc}"}, status=400)
     log.exception("unhandled error in %s", context.get("view"))

@@ -47,6 +47,39 @@ def _refuse(field: str, reason: str, error: str = "") -> Response:
     return Response({"error": error or f"{field}: {reason}", "field": field, "reason": reason}, status=400)
 
 
+def unstorable(value, path: str = "body") -> str | None:
+    """Where ``value`` holds text PostgreSQL cannot store (NUL, lone surrogates), or None."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            return path
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return path
+        return None
+    if isinstance(value, dict):
+        for k, v in value.items():
+            bad = unstorable(k, f"{path} key") if isinstance(k, str) else None
+            bad = bad or unstorable(v, f"{path}.{k}")
+            if bad:
+                return bad
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            bad = unstorable(v, f"{path}[{i}]")
+            if bad:
+                return bad
+    return None
+
+
+def refuse_unstorable(body) -> Response | None:
+    """A 400 naming the first field with NUL characters or lone surrogates."""
+    bad = unstorable(body)
+    if bad is None:
+        return None
+    field = bad.removeprefix("body.").split(".")[0].split("[")[0].removesuffix(" key") or "body"
+    return _refuse(field, f"contains characters that cannot be stored (NUL or lone surrogates) at {bad[:80]!r}")
+
+
 def check_columns(req) -> None:
     """Named columns must exist in the dataset: checked on the header, before queueing."""
     import pandas as pd
@@ -184,6 +217,9 @@ class MLJobViewSet(OwnedViewSet):
         if not isinstance(body, dict):
             raise ValidationError({"error": "the body must be a JSON object"})
         body = dict(body)
+        refused = refuse_unstorable(body)
+        if refused:
+            return refused
         try:
             req = parse_request(body, datasets_dirs=settings.ANTINEX_DATASETS_DIRS)
             require_data(req)
@@ -256,6 +292,9 @@ class MLPrepareViewSet(OwnedViewSet):
             raise ValidationError({"error": "the body must be a JSON object"})
         if not body.get("ds_glob_path"):
             return _refuse("ds_glob_path", "missing")
+        refused = refuse_unstorable(dict(body))
+        if refused:
+            return refused
         for name in PREPARE_TEXT_FIELDS:
             value = body.get(name)
             if value is not None and (not isinstance(value, str) or "\x00" in value):

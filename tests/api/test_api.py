@@ -228,12 +228,22 @@ def test_prepare_merges_with_real_labels(stack, alice):
 
 @pytest.mark.parametrize("field,value", [("output_dir", [None, None]), ("clean_file", 5.3e-125),
                                          ("title", {"a": 1}), ("full_file", "a\x00b"), ("version", "x"),
-                                         ("output_dir", "\udbde")])
+                                         ("output_dir", "\udbde"), ("pipeline_files", {"\x00": "x"}),
+                                         ("label_rules", {"\udbcdY": None})])
 def test_prepare_refuses_malformed_fields(stack, alice, field, value):
     """Found by schemathesis: these were 500s."""
     r = alice.post(f"{stack.url}/mlprepare/", json={"ds_glob_path": "x/*.csv", field: value})
     assert r.status_code == 400, r.text
     assert r.json()["field"] == field and r.json()["reason"]
+
+
+@pytest.mark.parametrize("over", [{"title": "a\x00b"}, {"meta_data": {"\udbcd": 1}},
+                                  {"predict_rows": [{"f\x00": 1}]}])
+def test_ml_refuses_text_the_database_cannot_store(stack, alice, over):
+    body = {"label": "nul", "predict_rows": [{"tcp_dport": 80}], **over}
+    r = alice.post(f"{stack.url}/ml/", json=body)
+    assert r.status_code == 400, r.text
+    assert r.json()["field"] == next(iter(over)) and "cannot be stored" in r.json()["reason"]
 
 
 def test_swagger_and_schema(stack):
