@@ -34,6 +34,16 @@ def _job(label: str, epochs: int) -> dict:
             "label_rules": {"labels": ["not_attack", "attack"], "label_values": [0, 1]}}
 
 
+def _start_training(stack, username: str, label: str, epochs: int):
+    """A user, the big dataset, and one training job queued: ``(session, job_id, result_id)``."""
+    _datasets(stack)
+    stack.create_user(username, f"{username}-pass-1")
+    user = stack.client(username, f"{username}-pass-1")
+    r = user.post(f"{stack.url}/ml/", json=_job(label, epochs=epochs))
+    assert r.status_code == 201, r.text
+    return user, r.json()["job"]["id"], r.json()["results"]["id"]
+
+
 def _wait_log(stack, name: str, needle: str, timeout: float = 120) -> None:
     deadline = time.time() + timeout
     while needle not in stack.log(name):
@@ -47,12 +57,7 @@ def test_redis_killed_during_training_loses_no_job(tmp_path):
     env = {"ANTINEX_VISIBILITY_TIMEOUT": "5", "ANTINEX_JOB_LOCK_SECONDS": "6"}
     with RedisServer() as rs, LiveStack(rs.url(0), core_redis=rs.url(1), with_core=True, tmp_path=tmp_path,
                                         extra_env=env) as stack:
-        _datasets(stack)
-        stack.create_user("outage", "outage-pass-1")
-        user = stack.client("outage", "outage-pass-1")
-        r = user.post(f"{stack.url}/ml/", json=_job("Redis-Outage", epochs=30))
-        assert r.status_code == 201, r.text
-        job_id, result_id = r.json()["job"]["id"], r.json()["results"]["id"]
+        user, job_id, result_id = _start_training(stack, "outage", "Redis-Outage", epochs=30)
         _wait_log(stack, "core", "Task antinex.core.train[")
         time.sleep(1.5)  # inside fit()
 
@@ -84,12 +89,7 @@ def test_postgres_stopped_while_results_arrive(tmp_path):
 
     with PostgresCluster() as pg, LiveStack(redis_url("reliability"), core_redis=redis_url("reliability_core"),
                                             with_core=True, tmp_path=tmp_path, pg_url_base=pg.url_base) as stack:
-        _datasets(stack)
-        stack.create_user("pgdown", "pgdown-pass-1")
-        user = stack.client("pgdown", "pgdown-pass-1")
-        r = user.post(f"{stack.url}/ml/", json=_job("Pg-Outage", epochs=3))
-        assert r.status_code == 201, r.text
-        job_id, result_id = r.json()["job"]["id"], r.json()["results"]["id"]
+        user, job_id, result_id = _start_training(stack, "pgdown", "Pg-Outage", epochs=3)
 
         pg.stop()
         try:
