@@ -45,6 +45,20 @@ def test_fast_path_matches_keras(trained_and_store):
     assert np.abs(trained.forward(x) - keras_out).max() < 1e-5
 
 
+def test_folded_scaling_matches_keras_across_blocks(trained_and_store, monkeypatch):
+    """predict_raw folds the input scaling into the first layer and runs in row blocks: same outputs."""
+    from utils import trained_model
+
+    trained = trained_and_store[0]["model"]
+    df = separable(1000, seed=13)
+    keras_out = trained.model.predict(trained.transform(df), verbose=0)
+    monkeypatch.setattr(trained_model, "FORWARD_BLOCK_ROWS", 96)  # 1000 rows: 10 full blocks and a partial one
+    out = trained.predict_raw(df)
+    assert out.shape == keras_out.shape and out.dtype == np.float32
+    assert np.abs(out - keras_out).max() < 1e-5
+    assert np.abs(trained.predict_raw(df.iloc[:1]) - keras_out[:1]).max() < 1e-5
+
+
 def test_list_and_delete(trained_and_store, tmp_path):
     _, store = trained_and_store
     listed = store.list()
