@@ -243,9 +243,8 @@ run_local() {
     fi
 
     local base="http://$ANTINEX_BIND:$ANTINEX_API_PORT"
-    start api gunicorn api.wsgi:application \
-        --bind "$ANTINEX_BIND:$ANTINEX_API_PORT" --workers "${API_WORKERS:-2}" \
-        --timeout 120 --access-logfile "$LOG_DIR/api-access.log"
+    start api gunicorn api.wsgi:application -c python:api.gunicorn_conf \
+        --bind "$ANTINEX_BIND:$ANTINEX_API_PORT" --access-logfile "$LOG_DIR/api-access.log"
     start worker celery -A api.celery_app worker \
         -Q "celery,drf_network_pipeline.pipeline.tasks.task_ml_process_results,antinex.api" \
         --concurrency "${API_WORKER_CONCURRENCY:-2}" --hostname "api@%h" --loglevel INFO

@@ -175,6 +175,9 @@ ANTINEX_MAX_PREDICTIONS_STORED = int(os.environ.get("ANTINEX_MAX_PREDICTIONS_STO
 # how often a task retries while PostgreSQL is unreachable (backoff capped at 30 s:
 # the default 240 retries ride out about two hours of database downtime)
 ANTINEX_DB_RETRIES = int(os.environ.get("ANTINEX_DB_RETRIES", "240"))
+# the longest GET /mlresults/{id}/?wait=S may block (each waiting request holds a
+# gunicorn thread and a database connection)
+ANTINEX_MAX_WAIT_SECONDS = float(os.environ.get("ANTINEX_MAX_WAIT_SECONDS", "30"))
 
 LOGGING = {
     "version": 1,

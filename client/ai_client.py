@@ -117,8 +117,10 @@ class AIClient:
     def get_job_by_id(self, job_id) -> dict:
         return self._call("GET", f"/ml/{int(job_id)}/")
 
-    def get_result_by_id(self, result_id) -> dict:
-        return self._call("GET", f"/mlresults/{int(result_id)}/")
+    def get_result_by_id(self, result_id, wait: float = 0) -> dict:
+        """The result; with ``wait`` the server answers once it is done, or after ``wait`` seconds."""
+        params = {"wait": f"{wait:g}"} if wait else None
+        return self._call("GET", f"/mlresults/{int(result_id)}/", params=params)
 
     def get_prepare_by_id(self, prepare_id) -> dict:
         return self._call("GET", f"/mlprepare/{int(prepare_id)}/")
@@ -137,21 +139,33 @@ class AIClient:
             return res
         return self.wait_for_job_to_finish(res["data"]["job"]["id"])
 
-    def wait_for_result(self, result_id, sec_to_sleep: float = 0.1, timeout: float | None = 600.0) -> dict:
-        """Poll only the result (smaller than the job, which carries every request row) until done.
+    def wait_for_result(self, result_id, sec_to_sleep: float = 0.1, timeout: float | None = 600.0,
+                        long_poll: float = 10.0) -> dict:
+        """Wait for the result (smaller than the job, which carries every request row) until done.
 
+        Long polls (``GET /mlresults/{id}/?wait=``: the server answers the
+        moment the result is recorded); a server that refuses ``wait`` or
+        answers early without it is polled every ``sec_to_sleep`` seconds.
         SUCCESS with the result's data when finished; FAILED with the reason on error.
         """
         deadline = time.time() + timeout if timeout else None
+        # stay well inside the HTTP timeout of each request
+        long_poll = max(0.0, min(long_poll, self.timeout / 2))
         while True:
-            result = self.get_result_by_id(result_id)
+            wait = long_poll if deadline is None else max(0.0, min(long_poll, deadline - time.time()))
+            asked = time.monotonic()
+            result = self.get_result_by_id(result_id, wait=round(wait, 3))
+            if wait and result["status"] == FAILED and "wait" in str(result.get("error")):
+                long_poll = 0.0  # a server that does not take ?wait=: plain polling from now on
+                continue
             done = _outcome(f"result {result_id}", result)
             if done is not None:
                 return done
             if deadline and time.time() > deadline:
                 return _resp(ERROR, f"result {result_id} not finished after {timeout:.0f}s "
                                     f"(status {result['data'].get('status')})")
-            time.sleep(sec_to_sleep)
+            if time.monotonic() - asked < wait / 2 or not wait:
+                time.sleep(sec_to_sleep)  # the server did not hold the answer
 
     def wait_for_job_to_finish(self, job_id, sec_to_sleep: float = 1.0, max_retries: int = 100000,
                                timeout: float | None = 600.0, progress: bool = False) -> dict:

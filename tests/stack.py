@@ -81,8 +81,8 @@ class LiveStack:
                 flush_redis(self.core_redis)
             self._run([str(BIN / "antinex-manage"), "migrate", "--noinput"], "migrate")
             self._run([str(BIN / "antinex-manage"), "collectstatic", "--noinput"], "collectstatic")
-            self.start("api", [str(BIN / "gunicorn"), "api.wsgi:application", "-b", f"127.0.0.1:{self.port}",
-                               "-w", str(self.api_workers), "--timeout", "120"])
+            self.start("api", [str(BIN / "gunicorn"), "api.wsgi:application", "-c", "python:api.gunicorn_conf",
+                               "-b", f"127.0.0.1:{self.port}", "-w", str(self.api_workers)])
             self.start("worker", [str(BIN / "celery"), "-A", "api.celery_app", "worker", "-l", "INFO",
                                   "-c", "1", "-n", f"api-{self.port}@%h", "--without-gossip", "--without-mingle",
                                   "-Q", "celery,antinex.api,drf_network_pipeline.pipeline.tasks.task_ml_process_results"])

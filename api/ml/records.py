@@ -7,6 +7,7 @@ import logging
 from django.db import transaction
 
 from api.ml.models import MLJob, MLJobResult
+from api.ml.notify import notify_done
 
 log = logging.getLogger(__name__)
 DONE = ("finished", "error")
@@ -69,6 +70,7 @@ def record_results(job_id: int, result_id: int, data: dict) -> bool:
                                    "model_weights", "model_ref", "predictions_json", "updated"] if ok else
                     ["status", "error_data", "updated"])
         job.save(update_fields=["status", "control_state", "error_data", "updated"])
+        notify_done(result_id)  # delivered by PostgreSQL at the commit
     return True
 
 
@@ -92,3 +94,5 @@ def mark(job_id: int, result_id: int | None, status: str, reason: str = "") -> N
             if reason:
                 fields["error_data"] = {"error": reason}
             MLJobResult.objects.filter(id=result_id).exclude(status__in=DONE).update(**fields)
+            if res_status in DONE:
+                notify_done(result_id)

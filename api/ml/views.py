@@ -5,12 +5,14 @@ Lists keep the original envelope (``{"jobs": [...]}``) plus paging keys.
 """
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
 from django.contrib.auth.models import User
+from drf_yasg import openapi
 from drf_yasg.utils import swagger_auto_schema
 from rest_framework import permissions, status, viewsets
 from rest_framework.exceptions import NotFound, ValidationError
@@ -22,7 +24,8 @@ from rest_framework_simplejwt.views import TokenObtainPairView
 from api.ml import dispatch
 from api.ml.errors import request_error_response
 from api.ml.models import MLJob, MLJobResult, MLPrepare
-from api.ml.records import mark
+from api.ml.notify import wait_until
+from api.ml.records import DONE, mark
 from api.ml.serializers import MLJobRequestSerializer, MLPrepareRequestSerializer, UserSerializer, json_field
 from utils.request import RequestError, parse_request, require_data
 
@@ -71,8 +74,25 @@ def unstorable(value, path: str = "body") -> str | None:
     return None
 
 
+def _may_be_unstorable(body) -> bool:
+    """A fast prefilter for ``unstorable``: one C-level JSON encoding instead of a walk over every cell.
+
+    NUL is always escaped as ``\\u0000`` in JSON, and a lone surrogate cannot
+    be encoded to UTF-8; a literal backslash-u0000 in the text is a false
+    alarm that the walk then clears.
+    """
+    try:
+        text = json.dumps(body, ensure_ascii=False, default=str)
+        text.encode("utf-8")
+    except (UnicodeEncodeError, ValueError, TypeError, RecursionError):
+        return True
+    return "\\u0000" in text
+
+
 def refuse_unstorable(body) -> Response | None:
     """A 400 naming the first field with NUL characters or lone surrogates."""
+    if not _may_be_unstorable(body):
+        return None
     bad = unstorable(body)
     if bad is None:
         return None
@@ -246,11 +266,17 @@ class MLJobViewSet(OwnedViewSet):
             body["label"] = f"user_{request.user.id}.{req.label}"  # models are per user, like every record
             body["worker_result_node"] = body["manifest"]["worker_result_node"]
             job.predict_manifest = body
-            job.save(update_fields=["predict_manifest"])
+            fields = ["predict_manifest"]
+            if settings.ANTINEX_WORKER_ENABLED:
+                # "launched" goes in with the records: a failed publish below turns it into an error,
+                # and a result that arrives first is never overwritten (no second transaction to race)
+                job.status = result.status = "launched"
+                fields.append("status")
+                result.save(update_fields=["status"])
+            job.save(update_fields=fields)
         try:
             if settings.ANTINEX_WORKER_ENABLED:
                 dispatch.publish_to_core(body)
-                mark(job.id, result.id, "launched")
             else:
                 from api.ml.tasks import task_ml_job
 
@@ -267,6 +293,27 @@ class MLJobViewSet(OwnedViewSet):
         return Response({"job": self.render(job, request), "results": result.public()}, status=201)
 
 
+def wait_seconds(request) -> float:
+    """The ``wait`` query parameter: seconds to hold the answer until the result is done (0: don't)."""
+    raw = request.query_params.get("wait")
+    if raw in (None, ""):
+        return 0.0
+    limit = settings.ANTINEX_MAX_WAIT_SECONDS
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not 0 <= value <= limit:  # also refuses NaN
+        raise RequestError("wait", f"must be a number of seconds from 0 to {limit:g}, got {raw[:40]!r}")
+    return value
+
+
+WAIT_PARAMETER = openapi.Parameter(
+    "wait", openapi.IN_QUERY, type=openapi.TYPE_NUMBER, minimum=0, maximum=settings.ANTINEX_MAX_WAIT_SECONDS,
+    description="Hold the answer up to this many seconds until the result is finished or failed "
+                "(a long poll: one request instead of polling).")
+
+
 class MLJobResultViewSet(OwnedViewSet):
     """Results: accuracy and metrics, model, history, predictions."""
 
@@ -276,6 +323,16 @@ class MLJobResultViewSet(OwnedViewSet):
     def render(self, obj, request) -> dict:
         # lists carry no predictions (they can be 100,000 rows each); an item does
         return obj.public(include_predictions=self.action != "list")
+
+    @swagger_auto_schema(manual_parameters=[WAIT_PARAMETER])
+    def retrieve(self, request, pk=None):
+        wait = wait_seconds(request)
+        obj = self.get_object(request, pk)
+        if wait and obj.status not in DONE:
+            rows = self.queryset(request).filter(pk=obj.pk)
+            wait_until(lambda: rows.filter(status__in=DONE).exists(), obj.pk, wait)
+            obj = self.get_object(request, pk)  # finished, failed, deleted meanwhile (404) or still running
+        return Response(self.render(obj, request))
 
 
 class MLPrepareViewSet(OwnedViewSet):

@@ -126,6 +126,20 @@ def test_isolation_between_users(stack, alice, bob, trained):
     assert res["status"] == "error" and res["error_data"]["error"]
 
 
+def test_wait_parameter(stack, alice, bob, trained):
+    """?wait= is validated, scoped to the owner, and a finished result comes back at once."""
+    rid = trained[1]["id"]
+    url = f"{stack.url}/mlresults/{rid}/"
+    done = alice.get(url, params={"wait": "30"}, timeout=60)
+    assert done.status_code == 200 and done.json()["status"] == "finished"
+    assert done.json()["predictions_json"] == trained[1]["predictions_json"]
+    assert bob.get(url, params={"wait": "5"}).status_code == 404  # another user's: not found, not waited on
+    for bad in ("soon", "-1", "31", "nan", "inf", "1e9"):
+        r = alice.get(url, params={"wait": bad})
+        assert r.status_code == 400 and r.json()["field"] == "wait", (bad, r.text)
+        assert "from 0 to 30" in r.json()["reason"]
+
+
 @pytest.mark.parametrize("payload,field", [
     ({"label": "x"}, "dataset"),
     ({"label": "x", "dataset": "/etc/passwd"}, "dataset"),

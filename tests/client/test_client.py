@@ -51,6 +51,20 @@ def test_run_wait_get_and_predict(stack, client):
     assert pred["data"]["result"]["predictions_json"]["trained"] is False
 
 
+def test_wait_for_result_long_polls_and_falls_back_to_polling(stack, client):
+    body = {"label": "Client-DNN", "predict_rows": [{"tcp_dport": 80, "ip_len": 60, "payload_n_quote": 0}],
+            "publish_to_core": True}
+    rid = client.run_job(body)["data"]["results"]["id"]
+    done = client.wait_for_result(rid, timeout=120)
+    assert done["status"] == SUCCESS and done["data"]["status"] == "finished", done
+    # a long poll the server refuses (over ANTINEX_MAX_WAIT_SECONDS: a 400 naming wait) turns into polling
+    patient = AIClient(user="cli", password="cli-pass-1", url=stack.url, timeout=200)
+    assert patient.get_result_by_id(rid, wait=45)["status"] == FAILED
+    rid = patient.run_job(body)["data"]["results"]["id"]
+    done = patient.wait_for_result(rid, sec_to_sleep=0.2, timeout=120, long_poll=45)
+    assert done["status"] == SUCCESS and done["data"]["status"] == "finished", done
+
+
 def test_refused_and_failed_jobs_are_reported_not_waited_forever(stack, client):
     refused = client.run_job(job_body("train.csv", label="Client-Bad", features_to_process=["nope"]))
     assert refused["status"] == FAILED and "nope" in refused["error"]

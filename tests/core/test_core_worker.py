@@ -1,6 +1,7 @@
 """The core worker for real: API → core broker → core worker → results task → PostgreSQL."""
 from __future__ import annotations
 
+import datetime as dt
 import signal
 import time
 
@@ -64,6 +65,33 @@ def test_train_then_predict_by_label_without_training(stack, user):
     assert pred["predictions_json"]["model_source"] == "memory"
     assert pred["predictions_json"]["trained"] is False
     assert [p["label_value"] for p in pred["predictions_json"]["predictions"]] == [1, 0, 1]
+
+
+def test_a_waiting_get_answers_when_the_core_records_the_result(stack, user):
+    """GET /mlresults/{id}/?wait= is woken by the result's commit (PostgreSQL NOTIFY): one request."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    stack.stop("core")
+    try:
+        r = user.post(f"{stack.url}/ml/", json={"label": "Core-Label", "predict_rows": ROWS, "publish_to_core": True})
+        assert r.status_code == 201, r.text
+        url = f"{stack.url}/mlresults/{r.json()['results']['id']}/"
+        pending = user.get(url, params={"wait": "0.5"})
+        assert pending.status_code == 200 and pending.json()["status"] == "launched"  # no core: still queued
+        with ThreadPoolExecutor(1) as pool:
+            waiting = pool.submit(user.get, url, params={"wait": "30"}, timeout=60)
+            stack.start_core()  # takes seconds to boot: a GET that did not wait would still see "launched"
+            answer = waiting.result()
+            answered = dt.datetime.now(dt.timezone.utc)
+    finally:
+        if "core" not in stack.procs or stack.procs["core"].poll() is not None:
+            stack.start_core()
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["status"] == "finished", answer.json()
+    assert [p["label_value"] for p in answer.json()["predictions_json"]["predictions"]] == [1, 0, 1]
+    # woken by the commit: the answer follows the result's last write, not the 30 s deadline
+    recorded = dt.datetime.strptime(answer.json()["updated"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=dt.timezone.utc)
+    assert (answered - recorded).total_seconds() < 10, (answered, recorded)
 
 
 def test_restart_serves_from_store_with_identical_predictions(stack, user):

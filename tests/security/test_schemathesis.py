@@ -23,7 +23,9 @@ BIN = Path(sys.executable).parent
 def stack(tmp_path_factory):
     from stack import LiveStack
 
-    with LiveStack(redis_url("security"), tmp_path=tmp_path_factory.mktemp("fuzz-stack")) as s:
+    # generated ?wait= values must not hold requests for long
+    with LiveStack(redis_url("security"), tmp_path=tmp_path_factory.mktemp("fuzz-stack"),
+                   extra_env={"ANTINEX_MAX_WAIT_SECONDS": "1"}) as s:
         (s.datasets_dir / "train.csv").write_text("f1,f2,label_value\n1,2,0\n2,1,1\n")
         s.create_user("fuzzer", "fuzzer-pass-1")
         yield s
