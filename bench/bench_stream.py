@@ -4,8 +4,8 @@ Ours: HTTP request packets at a steady 1,000/s from a separate publisher
 process through NEW_PACKETS into the subscriber, which writes each row,
 batches rows (200 rows or 0.25 s) to ``POST /ml/`` of a live stack (API,
 Redis, core with the quick-start detector in memory, PostgreSQL) and
-appends the predictions to a CSV once the job is finished (polled every
-0.05 s, as the subscriber does). Baseline, same run, same packets: the
+appends the predictions to a CSV once the job is finished (a long poll,
+``GET /mlresults/{id}/?wait=``, as the subscriber does). Baseline, same run, same packets: the
 latency to the row being on disk (capture → CSV), so the ratio is what
 prediction adds.
 """
@@ -117,7 +117,7 @@ def run(quick: bool = False) -> list[dict]:
     return [{"name": "capture→prediction latency p95 at 1,000 pkt/s", "value": p95, "unit": "ms",
              "baseline_name": "capture→CSV p95 (same packets)", "baseline_value": d95, "ratio": p95 / d95,
              "notes": f"{len(to_prediction)} of {n} packets predicted, p50 {p50:.0f} ms; batches of 200 rows or "
-                      "0.25 s through POST /ml/ to the core (cached model); results polled every 0.05 s"}]
+                      "0.25 s through POST /ml/ to the core (cached model); results by long poll (?wait=)"}]
 
 
 if __name__ == "__main__":

@@ -69,7 +69,7 @@ def run(quick: bool = False) -> list[dict]:
                 break
             time.sleep(0.5)
         drained = submitted / (time.time() - started)
-    common = "wrk 2 threads on the same 2-CPU machine as gunicorn (4 workers), Redis, PostgreSQL and the core"
+    common = "wrk 2 threads on the same 2-CPU machine as gunicorn (4 workers × 8 threads), Redis, PostgreSQL and the core"
     return [
         {"name": "GET /mlresults/{id}/ throughput, 16 connections", "value": reads["rps"], "unit": "req/s",
          "baseline_name": "same GET without token (401)", "baseline_value": floor["rps"],
