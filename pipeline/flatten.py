@@ -255,6 +255,33 @@ def packet_to_message(pkt, *, mode: str = "default", source: str = "localhost",
     return {"data": data, "created": when.strftime("%Y-%m-%d %H:%M:%S"), "source": source}
 
 
+# longest prefix first, so "ipv6_" is never read as "ip_"
+_LAYERS_BY_PREFIX = sorted(((prefix, layer) for layer, prefix in C.PREFIXES.items()), key=lambda p: -len(p[0]))
+
+
+def row_to_message(row: dict, *, source: str = "localhost", created: dt.datetime | None = None) -> dict:
+    """The default-mode message whose flat row is ``row``: the inverse of :func:`flatten_message`.
+
+    The raw capture path dissects frames with the struct fast path (rows)
+    and still publishes the original's message shape: layers of fields,
+    nested where a column name has dots (``dns_qd.qname``).
+    """
+    data: dict[str, dict] = {}
+    for key, value in row.items():
+        for prefix, layer in _LAYERS_BY_PREFIX:
+            if key.startswith(prefix):
+                break
+        else:
+            continue  # no layer owns it (flatten_message would drop it too)
+        node = data.setdefault(layer, {})
+        *parents, leaf = key[len(prefix):].split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    when = created or dt.datetime.now()
+    return {"data": data, "created": when.strftime("%Y-%m-%d %H:%M:%S"), "source": source}
+
+
 def packet_to_row(pkt, *, mode: str = "default") -> dict:
     """One flat row for one scapy packet (without ``idx``)."""
     return flatten_message(packet_to_message(pkt, mode=mode)["data"])

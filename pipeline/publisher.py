@@ -1,10 +1,14 @@
 """Publishing packet messages to the NEW_PACKETS queue (kombu's JSON format; batched on Redis)."""
 from __future__ import annotations
 
+import datetime as dt
+import struct
+
 from kombu import Connection, Exchange, Queue
 
 from pipeline import settings
-from pipeline.flatten import packet_to_message
+from pipeline.fastparse import Fallback, frame_to_row
+from pipeline.flatten import packet_to_message, row_to_message
 from pipeline.redis_queue import BatchPusher, is_redis
 
 
@@ -54,6 +58,24 @@ class PacketPublisher:
                               retry_policy={"max_retries": 5, "interval_start": 0.1, "interval_step": 0.2,
                                             "interval_max": 1})
         self.published += 1
+
+    def publish_frame(self, frame: bytes, when: float | None = None, *, source: str | None = None) -> int:
+        """Publish one raw Ethernet frame: the struct fast path in default mode, scapy otherwise."""
+        if self.mode == "default":
+            try:
+                row = frame_to_row(frame)
+            except (Fallback, struct.error, ValueError, OSError):
+                row = None  # a frame the fast path leaves to scapy
+            if row is not None:
+                created = dt.datetime.fromtimestamp(when) if when else None
+                self.publish(row_to_message(row, source=source or settings.source_host(), created=created))
+                return 1
+        from scapy.layers.l2 import Ether
+
+        pkt = Ether(frame)
+        if when:
+            pkt.time = when
+        return self.publish_packet(pkt, source=source)
 
     def publish_packet(self, pkt, *, source: str | None = None) -> int:
         """Publish one scapy packet; returns 1 if published, 0 if it has no Ethernet layer."""

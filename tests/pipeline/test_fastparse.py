@@ -69,3 +69,22 @@ def test_fallback_and_cli(tmp_path):
     assert pcap_main(["to-csv", str(path), "-o", str(out)]) == 0
     assert out.read_text().splitlines()[0].startswith("idx,eth_type")
     assert pcap_main(["to-csv", str(tmp_path / "absent.pcap"), "-o", str(out)]) == 2
+
+
+def test_raw_capture_messages_flatten_to_the_scapy_rows():
+    """The agent's raw path (fast row → message) gives the subscriber the rows scapy's messages give."""
+    from pipeline.flatten import flatten_message, packet_to_message, row_to_message
+
+    error = Ether(bytes(Ether() / IP(dst="10.0.0.1") / ICMP(type=3, code=1) / IP(dst="10.0.0.2") / TCP()))
+    pkts = mixed(140) + [error]
+    for i, pkt in enumerate(pkts):
+        expected = flatten_message(packet_to_message(pkt)["data"])
+        try:
+            message = row_to_message(frame_to_row(bytes(pkt)), source="agent")
+        except Fallback:
+            assert pkt is error
+            continue
+        assert message["source"] == "agent" and set(message) == {"data", "created", "source"}
+        assert flatten_message(message["data"]) == expected, i
+    dns = row_to_message(frame_to_row(bytes(pkts[2])))["data"]["dns"]
+    assert isinstance(dns["qd"], dict) and dns["qd"]["qname"]  # dotted columns come back nested, as scapy's

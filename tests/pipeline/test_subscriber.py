@@ -116,3 +116,39 @@ def test_capture_agent_on_loopback_end_to_end(redis_db, tmp_path):
     assert len(df) == 6
     assert set(df["tcp_dport"]).union(df["tcp_sport"]) >= {port}
     assert (df["ip_src"] == "127.0.0.1").all()
+
+
+@pytest.mark.root
+def test_capture_agent_keeps_every_packet_once(redis_db, tmp_path):
+    """2,000 datagrams at about 2,000/s on lo: every one captured once (loopback's echo dropped), and
+    SIGTERM flushes the agent's last batch."""
+    import socket
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root for raw capture")
+    url = redis_db("pipeline")
+    port = free_port()
+    agent = subprocess.Popen([sys.executable, "-m", "pipeline.capture", "udp", "-i", "lo", "-f", f"udp port {port}"],
+                             env={**os.environ, "FORWARD_BROKER_URL": url},
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(3.0)  # scapy's import and the socket
+        sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        started = time.perf_counter()
+        for i in range(2000):
+            while time.perf_counter() < started + i / 2000:
+                pass
+            sender.sendto(b"GET /item/%d HTTP/1.1\r\nHost: lab\r\n\r\n" % i, ("127.0.0.1", port))
+        time.sleep(2.0)
+        agent.send_signal(signal.SIGTERM)
+        out, err = agent.communicate(timeout=30)
+    finally:
+        if agent.poll() is None:
+            agent.kill()
+    assert agent.returncode == 0, err
+    assert "published 2000 packets" in out, out + err
+    Subscriber(url, tmp_path, "udp").run(idle_timeout=1.5)
+    df = read_rows(tmp_path)
+    assert len(df) == 2000 and (df["udp_dport"] == port).all()
+    loads = df["raw_load"].map(lambda h: bytes.fromhex(h).decode())
+    assert sorted(int(s.split()[1].rsplit("/", 1)[1]) for s in loads) == list(range(2000))
