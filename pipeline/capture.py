@@ -12,6 +12,7 @@ import argparse
 import os
 import signal
 import socket
+import struct
 import sys
 from urllib.parse import urlparse
 
@@ -76,8 +77,25 @@ def _receive(sock) -> tuple[object, bytes | None, float | None]:
     return sock.LL, frame, when
 
 
-def run(kind: str, iface: str | None, bpf: str | None, count: int = 0, mode: str = "default") -> int:
+SOL_PACKET, PACKET_STATISTICS = 263, 6
+
+
+def kernel_drops(sock) -> int | None:
+    """Packets the kernel dropped for this socket since the last call (full buffer), if it says."""
+    ins = getattr(sock, "ins", None)
+    try:
+        _, drops = struct.unpack("II", ins.getsockopt(SOL_PACKET, PACKET_STATISTICS, 8))
+    except (AttributeError, OSError, struct.error):
+        return None
+    return drops
+
+
+def run(kind: str, iface: str | None, bpf: str | None, count: int = 0, mode: str = "default",
+        stats: dict | None = None) -> int:
     """Capture and publish until ``count`` packets (0: until interrupted); returns how many were published.
+
+    ``stats``, if given, receives ``dropped``: packets the kernel dropped
+    because the agent fell behind (None where the kernel does not say).
 
     Frames are read raw, without scapy's per-packet dissection, and go
     through the struct fast path (237k packets/s): scapy's ``sniff``
@@ -95,6 +113,7 @@ def run(kind: str, iface: str | None, bpf: str | None, count: int = 0, mode: str
         source = settings.source_host()
         sock = conf.L2listen(iface=iface, filter=flt)
         _grow_receive_buffer(sock)
+        kernel_drops(sock)  # the counters start at the first read
         try:
             while not count or pub.published < count:
                 link, frame, when = _receive(sock)
@@ -109,6 +128,8 @@ def run(kind: str, iface: str | None, bpf: str | None, count: int = 0, mode: str
         except KeyboardInterrupt:
             pass  # Ctrl-C or SIGTERM: the publisher flushes on the way out
         finally:
+            if stats is not None:
+                stats["dropped"] = kernel_drops(sock)
             sock.close()
         return pub.published
 
@@ -134,8 +155,12 @@ def main(argv: list[str] | None = None) -> int:
         print("antinex-capture: error: capturing packets needs root (or CAP_NET_RAW)", file=sys.stderr)
         return 2
     _stop_on_sigterm()
-    n = run(args.kind, args.iface, args.filter, args.count, args.mode)
-    print(f"published {n} packets")
+    stats: dict = {}
+    n = run(args.kind, args.iface, args.filter, args.count, args.mode, stats)
+    dropped = stats.get("dropped")
+    # frames, not packets: on loopback the kernel's echo of each packet is counted too
+    print(f"published {n} packets" + ("" if dropped is None else
+                                      f"; the kernel dropped {dropped} frames (the agent fell behind)"))
     return 0
 
 
