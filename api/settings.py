@@ -178,6 +178,9 @@ ANTINEX_DB_RETRIES = int(os.environ.get("ANTINEX_DB_RETRIES", "240"))
 # the longest GET /mlresults/{id}/?wait=S may block (each waiting request holds a
 # gunicorn thread and a database connection)
 ANTINEX_MAX_WAIT_SECONDS = float(os.environ.get("ANTINEX_MAX_WAIT_SECONDS", "30"))
+# how many long polls one API process holds at once; beyond that a GET answers at
+# once with "Antinex-Wait: busy", so waiting clients never take every thread
+ANTINEX_MAX_CONCURRENT_WAITS = max(0, int(os.environ.get("ANTINEX_MAX_CONCURRENT_WAITS", "4")))
 
 LOGGING = {
     "version": 1,

@@ -10,12 +10,33 @@ row every 50 ms instead.
 """
 from __future__ import annotations
 
+import contextlib
 import select
+import threading
 import time
+from collections.abc import Iterator
 
+from django.conf import settings
 from django.db import connection
 
 POLL_SECONDS = 0.05  # databases without LISTEN/NOTIFY
+_SLOTS = threading.BoundedSemaphore(settings.ANTINEX_MAX_CONCURRENT_WAITS) \
+    if settings.ANTINEX_MAX_CONCURRENT_WAITS else None
+
+
+@contextlib.contextmanager
+def wait_slot() -> Iterator[bool]:
+    """True if this request may wait: at most ``ANTINEX_MAX_CONCURRENT_WAITS`` per process.
+
+    A waiting request holds a server thread and a database connection; the
+    cap keeps the other threads free for everything else.
+    """
+    got = _SLOTS.acquire(blocking=False) if _SLOTS is not None else False
+    try:
+        yield got
+    finally:
+        if got:
+            _SLOTS.release()
 
 
 def channel(result_id: int) -> str:

@@ -24,7 +24,7 @@ from rest_framework_simplejwt.views import TokenObtainPairView
 from api.ml import dispatch
 from api.ml.errors import request_error_response
 from api.ml.models import MLJob, MLJobResult, MLPrepare
-from api.ml.notify import wait_until
+from api.ml.notify import wait_slot, wait_until
 from api.ml.records import DONE, mark
 from api.ml.serializers import MLJobRequestSerializer, MLPrepareRequestSerializer, UserSerializer, json_field
 from utils.request import RequestError, parse_request, require_data
@@ -328,11 +328,16 @@ class MLJobResultViewSet(OwnedViewSet):
     def retrieve(self, request, pk=None):
         wait = wait_seconds(request)
         obj = self.get_object(request, pk)
+        busy = False
         if wait and obj.status not in DONE:
-            rows = self.queryset(request).filter(pk=obj.pk)
-            wait_until(lambda: rows.filter(status__in=DONE).exists(), obj.pk, wait)
-            obj = self.get_object(request, pk)  # finished, failed, deleted meanwhile (404) or still running
-        return Response(self.render(obj, request))
+            with wait_slot() as may_wait:
+                if may_wait:
+                    rows = self.queryset(request).filter(pk=obj.pk)
+                    wait_until(lambda: rows.filter(status__in=DONE).exists(), obj.pk, wait)
+                    obj = self.get_object(request, pk)  # finished, failed, deleted meanwhile (404) or running
+                busy = not may_wait
+        # "busy": every wait slot of this process is taken; the answer did not wait (poll instead)
+        return Response(self.render(obj, request), headers={"Antinex-Wait": "busy"} if busy else None)
 
 
 class MLPrepareViewSet(OwnedViewSet):

@@ -8,6 +8,7 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
+import requests
 
 from conftest import redis_url
 
@@ -30,7 +31,7 @@ def job(dataset: str, label: str, **over) -> dict:
 def stack(tmp_path_factory):
     from stack import LiveStack
 
-    env = {"ANTINEX_VISIBILITY_TIMEOUT": "4", "ANTINEX_JOB_LOCK_SECONDS": "6"}
+    env = {"ANTINEX_VISIBILITY_TIMEOUT": "4", "ANTINEX_JOB_LOCK_SECONDS": "6", "ANTINEX_MAX_CONCURRENT_WAITS": "1"}
     with LiveStack(redis_url("core_results"), core_redis=redis_url("core"), with_core=True,
                    tmp_path=tmp_path_factory.mktemp("core-stack"), extra_env=env) as s:
         rng = np.random.default_rng(1)
@@ -78,6 +79,15 @@ def test_a_waiting_get_answers_when_the_core_records_the_result(stack, user):
         url = f"{stack.url}/mlresults/{r.json()['results']['id']}/"
         pending = user.get(url, params={"wait": "0.5"})
         assert pending.status_code == 200 and pending.json()["status"] == "launched"  # no core: still queued
+        assert "Antinex-Wait" not in pending.headers
+        # one wait slot per API process (2 processes): of 6 overlapping long polls, 4 or more answer
+        # at once, marked busy, instead of taking every server thread
+        with ThreadPoolExecutor(6) as pool:
+            answers = list(pool.map(lambda _: requests.get(url, params={"wait": "3"}, headers=user.headers,
+                                                           timeout=30), range(6)))
+        assert all(a.status_code == 200 and a.json()["status"] == "launched" for a in answers)
+        busy = [a.headers.get("Antinex-Wait") == "busy" for a in answers]
+        assert 4 <= sum(busy) <= 5, [a.headers for a in answers]
         with ThreadPoolExecutor(1) as pool:
             waiting = pool.submit(user.get, url, params={"wait": "30"}, timeout=60)
             stack.start_core()  # takes seconds to boot: a GET that did not wait would still see "launched"
