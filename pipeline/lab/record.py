@@ -132,7 +132,7 @@ class PipelineAgents:
 
     def stop_capture(self) -> None:
         if self.agent and self.agent.poll() is None:
-            os.killpg(self.agent.pid, signal.SIGINT)  # sniff stops, the publisher flushes its batch
+            os.killpg(self.agent.pid, signal.SIGINT)  # the agent stops, the publisher flushes its batch
             try:
                 self.agent.wait(20)
             except subprocess.TimeoutExpired:
