@@ -71,7 +71,8 @@ def cmd_report(args) -> int:
 
     res = evaluate(Path(args.dataset), Path(args.out), holdout_tools=tuple(t for t in args.holdout_tools.split(",")
                                                                            if t),
-                   epochs=args.epochs, zap_dir=Path(args.zap) if args.zap else None)
+                   epochs=args.epochs, zap_dir=Path(args.zap) if args.zap else None,
+                   novelty=args.novelty or None, seeds=tuple(int(x) for x in args.seeds.split(",") if x))
     print((Path(args.out) / "report.md").read_text())
     return 0 if res else 1
 
@@ -101,6 +102,11 @@ def main(argv: list[str] | None = None) -> int:
     rep.add_argument("--holdout-tools", default="nmap", help="comma-separated tools never used for training")
     rep.add_argument("--epochs", type=int, default=15)
     rep.add_argument("--zap", help="directory of the public AntiNex network-pipeline captures")
+    rep.add_argument("--seeds", default="7,1,2,3,42",
+                     help="train each detector once per seed; tables use the first, a summary shows all")
+    rep.add_argument("--novelty", type=float, default=0.01,
+                     help="also score each detector with a novelty detector fitted on normal rows "
+                          "(its contamination; 0 to skip)")
     rep.set_defaults(func=cmd_report)
     b = sub.add_parser("build", help="recorded sessions to a training-ready dataset")
     b.add_argument("outdir")

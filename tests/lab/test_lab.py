@@ -104,7 +104,8 @@ def test_build_and_report_split_by_session(recording, tmp_path):
     train, test = split_sessions(ready, ("hydra",))
     assert not set(train["session"]) & set(test["session"])
     assert "hydra" not in set(train["tool"]) and "hydra" in set(test["tool"])
-    res = evaluate(ds / "train.csv.gz", tmp_path / "report", holdout_tools=("hydra",), epochs=3, progress=False)
+    res = evaluate(ds / "train.csv.gz", tmp_path / "report", holdout_tools=("hydra",), epochs=3, progress=False,
+                   seeds=(7, 1))
     groups = res["detectors"]["full"]["groups"]
     assert groups["hydra"]["unseen"] and set(groups) >= {"all held-out rows", *LAB_TOOLS}
     for g in groups.values():
@@ -112,6 +113,13 @@ def test_build_and_report_split_by_session(recording, tmp_path):
     text = (tmp_path / "report" / "report.md").read_text()
     assert "| hydra (unseen tool) |" in text and "## Target" in text
     assert (tmp_path / "report" / "per-tool-full.png").stat().st_size > 5000
+    # with the novelty detector beside it, a row is an attack when either says so: never fewer detections
+    either = res["detectors"]["full + novelty"]["groups"]
+    for name, g in groups.items():
+        assert either[name]["tp"] >= g["tp"] and either[name]["fp"] >= g["fp"]
+    assert set(res["detectors"]["full"]["seeds"]) == {"7", "1"}  # every seed trained and scored
+    assert "trained again with other seeds" in text and "training runs (seeds 7, 1)" in text
+    assert "## Detector: full + novelty" in text and (tmp_path / "report" / "per-tool-full+novelty.png").exists()
 
 
 def test_three_frameworks_serve_the_same_application():
