@@ -35,13 +35,12 @@ def capture_filter(kind: str, custom: str | None, broker_url: str) -> str:
     return f"({base}) and not port {port}"
 
 
-# Bursts wait in the kernel while the agent catches up, instead of being dropped
-# (SO_RCVBUFFORCE: root may exceed net.core.rmem_max).
-RECEIVE_BUFFER_BYTES = 64 * 1024 * 1024
 MTU = 0xFFFF  # the largest frame read in one call (GRO can merge segments beyond the link MTU)
 
 
 def _grow_receive_buffer(sock) -> None:
+    # bursts wait in the kernel while the agent catches up, instead of being dropped
+    # (SO_RCVBUFFORCE: root may exceed net.core.rmem_max)
     ins = getattr(sock, "ins", None)
     if ins is None:
         return
@@ -49,7 +48,7 @@ def _grow_receive_buffer(sock) -> None:
         if option is None:
             continue
         try:
-            ins.setsockopt(socket.SOL_SOCKET, option, RECEIVE_BUFFER_BYTES)
+            ins.setsockopt(socket.SOL_SOCKET, option, settings.capture_buffer_bytes())
             return
         except OSError:
             continue

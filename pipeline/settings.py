@@ -24,3 +24,8 @@ def queue_name() -> str:
 
 def source_host() -> str:
     return os.environ.get("SOURCE_HOST", os.uname().nodename)
+
+
+def capture_buffer_bytes() -> int:
+    """The capture socket's receive buffer: bursts the agent cannot keep up with wait there."""
+    return int(float(os.environ.get("CAPTURE_BUFFER_MB", "64")) * 1024 * 1024)
