@@ -71,7 +71,7 @@ def run(quick: bool = False) -> list[dict]:
     url = redis_url("bench")
     seconds = 1.5 if quick else 3.0
     rows = []
-    for rate in (5_000, 20_000):
+    for rate in (5_000, 20_000, 40_000):
         port = free_port()
         bpf = f"udp port {port}"
         ours = _published([sys.executable, "-m", "pipeline.capture", "udp", "-i", "lo", "-f", bpf], port, rate,

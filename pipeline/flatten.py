@@ -259,6 +259,23 @@ def packet_to_message(pkt, *, mode: str = "default", source: str = "localhost",
 _LAYERS_BY_PREFIX = sorted(((prefix, layer) for layer, prefix in C.PREFIXES.items()), key=lambda p: -len(p[0]))
 
 
+_NOWHERE = ("", (), "")
+_PLACES: dict[str, tuple] = {}  # column → (layer, parent keys, leaf): columns repeat in every packet
+
+
+def _place(key: str) -> tuple:
+    for prefix, layer in _LAYERS_BY_PREFIX:
+        if key.startswith(prefix):
+            *parents, leaf = key[len(prefix):].split(".")
+            place = (layer, tuple(parents), leaf)
+            break
+    else:
+        place = _NOWHERE
+    if len(_PLACES) < 10_000:  # the column vocabulary is small; never grow without bound
+        _PLACES[key] = place
+    return place
+
+
 def row_to_message(row: dict, *, source: str = "localhost", created: dt.datetime | None = None) -> dict:
     """The default-mode message whose flat row is ``row``: the inverse of :func:`flatten_message`.
 
@@ -268,13 +285,13 @@ def row_to_message(row: dict, *, source: str = "localhost", created: dt.datetime
     """
     data: dict[str, dict] = {}
     for key, value in row.items():
-        for prefix, layer in _LAYERS_BY_PREFIX:
-            if key.startswith(prefix):
-                break
-        else:
+        place = _PLACES.get(key) or _place(key)
+        if place is _NOWHERE:
             continue  # no layer owns it (flatten_message would drop it too)
-        node = data.setdefault(layer, {})
-        *parents, leaf = key[len(prefix):].split(".")
+        layer, parents, leaf = place
+        node = data.get(layer)
+        if node is None:
+            node = data[layer] = {}
         for part in parents:
             node = node.setdefault(part, {})
         node[leaf] = value
