@@ -9,6 +9,8 @@ misses; see docs/dataset-lab.md for the measured effect.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
@@ -58,3 +60,103 @@ class NoveltyDetector(BaseEstimator):
         """1 where a row is novel, 0 where it looks like the normal training rows."""
         check_is_fitted(self, "forest_")
         return (self.forest_.predict(self.scaler_.transform(self._matrix(x))) == -1).astype(int)
+
+
+def _average_path_length(n: np.ndarray) -> np.ndarray:
+    """Average path length of an unsuccessful search in a binary tree of ``n`` points (the forest's c(n))."""
+    n = np.asarray(n, dtype=np.float64)
+    out = np.zeros_like(n)
+    out[n == 2] = 1.0
+    big = n > 2
+    out[big] = 2.0 * (np.log(n[big] - 1.0) + np.euler_gamma) - 2.0 * (n[big] - 1.0) / n[big]
+    return out
+
+
+class FrozenNoveltyDetector:
+    """A fitted :class:`NoveltyDetector` as plain arrays: saved and loaded without pickle.
+
+    Holds every tree as node arrays (children, split feature, threshold, and
+    the path length a row adds when it ends in that node) and scores rows in
+    numpy exactly as scikit-learn does: rows compared as float32, as
+    scikit-learn's trees compare them. ``save`` writes one ``.npz`` that
+    ``load`` reads with ``allow_pickle=False``, so loading never runs code.
+    """
+
+    ARRAYS = ("left", "right", "feature", "threshold", "leaf_term", "tree_offsets", "tree_features",
+              "feature_offsets", "scale", "min", "scalars")
+
+    def __init__(self, arrays: dict[str, np.ndarray]):
+        missing = [k for k in self.ARRAYS if k not in arrays]
+        if missing:
+            raise ValueError(f"novelty arrays missing: {', '.join(missing)}")
+        self.a = {k: np.asarray(arrays[k]) for k in self.ARRAYS}
+        self.missing_value, self.denominator, self.offset = (float(v) for v in self.a["scalars"])
+
+    @classmethod
+    def from_detector(cls, det: NoveltyDetector) -> "FrozenNoveltyDetector":
+        check_is_fitted(det, "forest_")
+        forest = det.forest_
+        parts: dict[str, list] = {k: [] for k in ("left", "right", "feature", "threshold", "leaf_term")}
+        offsets, features, feature_offsets = [0], [], [0]
+        for tree, feats in zip(forest.estimators_, forest.estimators_features_):
+            t = tree.tree_
+            parts["left"].append(t.children_left)
+            parts["right"].append(t.children_right)
+            parts["feature"].append(t.feature)
+            parts["threshold"].append(t.threshold)
+            # what a row ending in each node adds to its depth sum (scikit-learn's formula)
+            parts["leaf_term"].append(t.compute_node_depths() + _average_path_length(t.n_node_samples) - 1.0)
+            offsets.append(offsets[-1] + t.node_count)
+            features.append(np.asarray(feats))
+            feature_offsets.append(feature_offsets[-1] + len(feats))
+        denominator = len(forest.estimators_) * float(_average_path_length(np.array([forest.max_samples_]))[0])
+        return cls({
+            **{k: np.concatenate(v) for k, v in parts.items()},
+            "tree_offsets": np.array(offsets), "tree_features": np.concatenate(features),
+            "feature_offsets": np.array(feature_offsets),
+            "scale": det.scaler_.scale_, "min": det.scaler_.min_,
+            "scalars": np.array([det.missing_value, denominator, forest.offset_], dtype=np.float64),
+        })
+
+    def _matrix(self, x) -> np.ndarray:
+        if isinstance(x, pd.DataFrame):
+            x = x.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
+        x = np.array(x, dtype=np.float64)
+        x[~np.isfinite(x)] = self.missing_value
+        return (x * self.a["scale"] + self.a["min"]).astype(np.float32)
+
+    def score_samples(self, x) -> np.ndarray:
+        """Higher is more normal; equal to the fitted detector's ``score_samples``."""
+        x = self._matrix(x)
+        a, rows = self.a, np.arange(len(x))
+        depths = np.zeros(len(x))
+        for t in range(len(a["tree_offsets"]) - 1):
+            base = a["tree_offsets"][t]
+            cols = a["tree_features"][a["feature_offsets"][t]:a["feature_offsets"][t + 1]]
+            sub = x[:, cols]
+            node = np.zeros(len(x), dtype=np.int64)
+            while True:
+                left = a["left"][base + node]
+                inner = left != -1
+                if not inner.any():
+                    break
+                idx = rows[inner]
+                n = node[inner]
+                go_left = sub[idx, a["feature"][base + n]] <= a["threshold"][base + n]
+                node[inner] = np.where(go_left, left[inner], a["right"][base + n])
+            depths += a["leaf_term"][base + node]
+        if self.denominator == 0:
+            return -np.ones(len(x))
+        return -(2.0 ** (-depths / self.denominator))
+
+    def predict(self, x) -> np.ndarray:
+        """1 where a row is novel, 0 otherwise (as the fitted detector's ``predict``)."""
+        return (self.score_samples(x) - self.offset < 0).astype(int)
+
+    def save(self, path: str | Path) -> None:
+        np.savez(path, **self.a)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "FrozenNoveltyDetector":
+        with np.load(path, allow_pickle=False) as data:
+            return cls({k: data[k] for k in data.files})

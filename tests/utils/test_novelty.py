@@ -36,3 +36,23 @@ def test_missing_values_estimator_api_and_determinism():
         NoveltyDetector().predict(rows)
     with pytest.raises(ValueError, match="two normal rows"):
         NoveltyDetector().fit(rows.head(1))
+
+
+def test_frozen_detector_scores_exactly_as_scikit_learn_and_loads_without_pickle(tmp_path):
+    from utils.novelty import FrozenNoveltyDetector
+
+    rows = normal_rows(2000, seed=5)
+    det = NoveltyDetector(contamination=0.02, n_estimators=50, random_state=1).fit(rows)
+    probe = pd.concat([normal_rows(500, seed=6), pd.DataFrame({"payload_len": [3000, np.nan],
+                                                               "payload_n_quote": [9, 0],
+                                                               "http_query_len": [400, np.inf]})])
+    frozen = FrozenNoveltyDetector.from_detector(det)
+    assert np.allclose(frozen.score_samples(probe), det.score_samples(probe), rtol=0, atol=1e-12)
+    assert np.array_equal(frozen.predict(probe), det.predict(probe))
+    frozen.save(tmp_path / "novelty.npz")
+    loaded = FrozenNoveltyDetector.load(tmp_path / "novelty.npz")
+    assert np.array_equal(loaded.predict(probe), det.predict(probe))
+    # a file carrying a pickled object is refused by np.load(allow_pickle=False), never executed
+    np.savez(tmp_path / "evil.npz", **{**frozen.a, "left": np.array([object()], dtype=object)})
+    with pytest.raises(ValueError, match="allow_pickle"):
+        FrozenNoveltyDetector.load(tmp_path / "evil.npz")
