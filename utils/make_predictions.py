@@ -33,11 +33,14 @@ def predict_with(trained: TrainedModel, req: MLRequest) -> dict:
     """Predict the request's rows with an existing model (no training)."""
     df = load_frame(req)
     out = trained.predict_raw(df)
-    pred = trained.decode(out)
+    flags = trained.novel(df)
+    pred = trained.with_novelty(trained.decode(out), flags)
     metrics = dict(trained.metrics)
     if trained.predict_feature in df.columns:
         metrics = {**metrics, **_request_row_metrics(trained, req, df, pred, out)}
-    return {"rows": merge_predictions(df, pred, trained, req.max_records),
+    if flags is not None:
+        metrics["novel_rows"] = int(flags.sum())
+    return {"rows": merge_predictions(df, pred, trained, req.max_records, novel=flags),
             "num_predictions": int(len(pred)), "metrics": metrics}
 
 

@@ -44,10 +44,12 @@ def _records(df: pd.DataFrame) -> list[dict]:
 
 
 def merge_predictions(df: pd.DataFrame, predictions: np.ndarray, trained: TrainedModel,
-                      max_records: int) -> list[dict]:
+                      max_records: int, novel: np.ndarray | None = None) -> list[dict]:
     """Rows with ``_original_<f>``, predicted ``<f>``, ``label_name``, ``_row_idx``, ``_count``.
 
-    At most ``max_records`` rows (the first ones) are returned.
+    With a novelty detector, each row also carries ``_novel`` (1: unlike the
+    normal training rows, so predicted as an attack). At most
+    ``max_records`` rows (the first ones) are returned.
     """
     feature = trained.predict_feature
     regression = trained.ml_type == "regression"
@@ -63,5 +65,7 @@ def merge_predictions(df: pd.DataFrame, predictions: np.ndarray, trained: Traine
         merged["label_name"] = trained.label_name(value)
         merged["_row_idx"] = i
         merged["_count"] = _clean(count) if isinstance(count, (int, np.integer)) else i
+        if novel is not None:
+            merged["_novel"] = int(novel[i])
         out.append(merged)
     return out

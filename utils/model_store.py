@@ -4,7 +4,8 @@ Layout (see docs/model-store.md)::
 
     <root>/<key>/model.keras      Keras native format (never .h5, no Lambda layers)
     <root>/<key>/meta.json        features, scalers, classes, request, metrics, history
-    <root>/<key>/checksum.sha256  sha256 of model.keras and meta.json
+    <root>/<key>/novelty.npz      the novelty detector's arrays, when the request asked for one
+    <root>/<key>/checksum.sha256  sha256 of model.keras, meta.json (and novelty.npz)
 
 A save writes a temporary directory and renames it into place, so readers
 see either the old model or the new one, never half of one. Loading
@@ -28,6 +29,15 @@ from utils.trained_model import TrainedModel
 
 FORMAT_VERSION = 1
 _SAFE = re.compile(r"[^a-z0-9._-]+")
+
+
+NOVELTY_FILE = "novelty.npz"
+
+
+def _files(directory: Path, novelty: bool) -> list[Path]:
+    """The files a model's checksum covers."""
+    files = [directory / "model.keras", directory / "meta.json"]
+    return files + [directory / NOVELTY_FILE] if novelty else files
 
 
 class ModelStoreError(Exception):
@@ -85,8 +95,11 @@ class ModelStore:
                 "metrics": trained.metrics,
                 "history": trained.history,
             }
+            meta["novelty"] = trained.novelty is not None
+            if trained.novelty is not None:
+                trained.novelty.save(tmp / NOVELTY_FILE)
             (tmp / "meta.json").write_text(json.dumps(meta, allow_nan=False, default=str))
-            checksum = _digest(tmp / "model.keras", tmp / "meta.json")
+            checksum = _digest(*_files(tmp, meta["novelty"]))
             (tmp / "checksum.sha256").write_text(checksum + "\n")
             # replace atomically: move the old one aside, rename, then drop it
             old = None
@@ -113,9 +126,21 @@ class ModelStore:
             expected = (path / "checksum.sha256").read_text().strip()
         except FileNotFoundError:
             raise ModelStoreError(f"no stored model named {name!r}") from None
-        if _digest(path / "model.keras", path / "meta.json") != expected:
+        try:
+            meta = json.loads((path / "meta.json").read_text())
+            actual = _digest(*_files(path, bool(meta.get("novelty"))))
+        except (OSError, json.JSONDecodeError, AttributeError) as exc:
+            raise ModelStoreError(f"model {name!r} is incomplete or unreadable: {exc}") from None
+        if actual != expected:
             raise ModelStoreError(f"checksum mismatch for model {name!r}: the files were changed")
-        meta = json.loads((path / "meta.json").read_text())
+        novelty = None
+        if meta.get("novelty"):
+            from utils.novelty import FrozenNoveltyDetector
+
+            try:
+                novelty = FrozenNoveltyDetector.load(path / NOVELTY_FILE)  # arrays only: no pickle
+            except (OSError, ValueError, KeyError) as exc:
+                raise ModelStoreError(f"model {name!r}: novelty detector refused: {exc}") from None
         try:
             model = keras.saving.load_model(path / "model.keras", safe_mode=True, compile=False)
         except (ValueError, TypeError) as exc:  # e.g. a Lambda layer: its bytecode is never deserialised
@@ -135,6 +160,7 @@ class ModelStore:
             history=meta["history"],
             model_ref={"store": str(self.root), "name": meta["name"], "key": meta["key"],
                        "checksum": expected, "saved": meta["saved"]},
+            novelty=novelty,
         )
 
     def list(self) -> list[dict]:

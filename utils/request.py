@@ -71,6 +71,7 @@ class MLRequest:
     label_rules: dict = field(default_factory=dict)
     max_records: int = 100_000
     publish_to_core: bool = False
+    novelty: float | None = None
     version: int = 1
     title: str = ""
     desc: str = ""
@@ -311,6 +312,12 @@ def parse_request(body: dict | MLRequest, *, datasets_dirs: list[Path] | None = 
                           ("verbose", 0), ("max_records", 0), ("version", 0)):
         if body.get(name) not in (None, ""):
             setattr(req, name, _as_int(name, body[name], minimum))
+    if body.get("novelty") not in (None, "", False, 0):
+        req.novelty = _as_float("novelty", body["novelty"])
+        if not 0 < req.novelty <= 0.5:
+            raise RequestError("novelty", f"must be a share of normal rows between 0 and 0.5, got {req.novelty}")
+        if req.ml_type != "classification":
+            raise RequestError("novelty", "needs ml_type classification (normal rows are the lowest class)")
     if body.get("test_size") not in (None, ""):
         req.test_size = _as_float("test_size", body["test_size"])
         if not 0 < req.test_size < 1:

@@ -64,6 +64,8 @@ def train(req: MLRequest, df: pd.DataFrame, *, progress: bool = False) -> Traine
     x_tr, x_te, y_tr, y_te = train_test_split(
         x, y, test_size=req.test_size, random_state=req.seed, stratify=stratify)
 
+    novelty = _fit_novelty(req, x_tr, y_tr, classes) if req.novelty else None
+    x_te_raw = x_te  # the novelty detector reads unscaled rows (it scales them itself)
     x_scaling = Scaling.fit(x_tr, req.min_scaler_range, req.max_scaler_range) if req.apply_scaler else None
     y_scaling = None
     if x_scaling:
@@ -95,6 +97,9 @@ def train(req: MLRequest, df: pd.DataFrame, *, progress: bool = False) -> Traine
         metrics = classification_metrics(y_te, pred, trained.scores(out), classes)
     else:
         metrics = regression_metrics(y_te, pred)
+    if novelty is not None:
+        trained.novelty = novelty
+        metrics["novelty"] = _novelty_metrics(req, novelty, x_te_raw, y_te, pred, classes)
     metrics.update(
         evaluated_on="held-out",
         train_rows=int(len(x_tr)),
@@ -105,6 +110,30 @@ def train(req: MLRequest, df: pd.DataFrame, *, progress: bool = False) -> Traine
         metrics["cross_validation"] = cv
     trained.metrics = metrics
     return trained
+
+
+def _fit_novelty(req: MLRequest, x_tr: np.ndarray, y_tr: np.ndarray, classes: list[float]):
+    """A novelty detector on the training split's normal rows (the lowest class: AntiNex's 0)."""
+    from utils.novelty import FrozenNoveltyDetector, NoveltyDetector
+
+    if len(classes) != 2:
+        raise RequestError("novelty", f"needs exactly two classes (normal and attack), found {len(classes)}")
+    normal = x_tr[y_tr == classes[0]]
+    if len(normal) < 2:
+        raise RequestError("novelty", "needs at least two normal rows in the training split")
+    return FrozenNoveltyDetector.from_detector(
+        NoveltyDetector(contamination=req.novelty, random_state=req.seed).fit(normal))
+
+
+def _novelty_metrics(req: MLRequest, novelty, x_te, y_te, pred, classes) -> dict:
+    """Held-out rows: how often the novelty detector fires, and the combined detector's scores."""
+    flags = novelty.predict(x_te)
+    normal = y_te == classes[0]
+    combined = np.where(flags == 1, classes[-1], pred)
+    return {"contamination": req.novelty,
+            "normal_flagged": float(flags[normal].mean()) if normal.any() else None,
+            "attack_flagged": float(flags[~normal].mean()) if (~normal).any() else None,
+            "combined": classification_metrics(y_te, combined, None, classes)}
 
 
 def cross_validate(req: MLRequest, x: np.ndarray, y: np.ndarray, n_out: int) -> dict:

@@ -61,6 +61,7 @@ class TrainedModel:
     metrics: dict = field(default_factory=dict)
     history: dict = field(default_factory=dict)
     model_ref: dict = field(default_factory=dict)
+    novelty: Any = None  # utils.novelty.FrozenNoveltyDetector, when the request asked for one
     _dense: list | None = field(default=None, repr=False)
     _fused: list | None = field(default=None, repr=False)
 
@@ -137,9 +138,21 @@ class TrainedModel:
         return self._run_plan(plan, feature_matrix(df, self.features, self.missing_value))
 
     def predict(self, df: pd.DataFrame) -> np.ndarray:
-        """Predicted targets: class values for classification, numbers for regression."""
+        """Predicted targets: class values for classification (novel rows as attacks), numbers for regression."""
         out = self.predict_raw(df)
-        return self.decode(out)
+        return self.with_novelty(self.decode(out), self.novel(df))
+
+    def novel(self, df: pd.DataFrame) -> np.ndarray | None:
+        """1 where a row is unlike the normal training rows (None without a novelty detector)."""
+        if self.novelty is None:
+            return None
+        return self.novelty.predict(feature_matrix(df, self.features, self.missing_value))
+
+    def with_novelty(self, pred: np.ndarray, flags: np.ndarray | None) -> np.ndarray:
+        """Predictions with novel rows turned into the attack (highest) class."""
+        if flags is None:
+            return pred
+        return np.where(flags == 1, float(self.classes[-1]), pred)
 
     def decode(self, out: np.ndarray) -> np.ndarray:
         if self.ml_type == "regression":

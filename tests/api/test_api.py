@@ -126,6 +126,26 @@ def test_isolation_between_users(stack, alice, bob, trained):
     assert res["status"] == "error" and res["error_data"]["error"]
 
 
+def test_novelty_detector_trained_stored_and_reused(stack, alice):
+    """"novelty" trains a novelty detector beside the network; a later predict loads both from the store."""
+    r = alice.post(f"{stack.url}/ml/", json=job_body(str(stack.datasets_dir / "train.csv"), label="Api-Novelty",
+                                                     novelty=0.05))
+    assert r.status_code == 201, r.text
+    trained = stack.wait_for_result(alice, r.json()["results"]["id"])
+    assert trained["status"] == "finished", trained["error_data"]
+    assert trained["metrics"]["novelty"]["contamination"] == 0.05
+    assert {p["_novel"] for p in trained["predictions_json"]["predictions"]} <= {0, 1}
+    user_id = alice.get(f"{stack.url}/users/").json()["id"]
+    assert (stack.model_store / f"user_{user_id}.api-novelty" / "novelty.npz").is_file()
+    rows = [{"tcp_dport": 80, "ip_len": 700, "payload_n_quote": 0}, {"tcp_dport": 8081, "ip_len": 300,
+                                                                     "payload_n_quote": 6}]
+    r = alice.post(f"{stack.url}/ml/", json={"label": "Api-Novelty", "predict_rows": rows, "publish_to_core": True})
+    again = stack.wait_for_result(alice, r.json()["results"]["id"])
+    assert again["status"] == "finished" and again["predictions_json"]["trained"] is False
+    preds = again["predictions_json"]["predictions"]
+    assert [p["label_value"] for p in preds][1] == 1 and all(p["_novel"] in (0, 1) for p in preds)
+
+
 def test_wait_parameter(stack, alice, bob, trained):
     """?wait= is validated, scoped to the owner, and a finished result comes back at once."""
     rid = trained[1]["id"]
@@ -147,6 +167,8 @@ def test_wait_parameter(stack, alice, bob, trained):
     ({"label": "x", "dataset": "train.csv", "epochs": "many"}, "epochs"),
     ({"label": "x", "dataset": "train.csv", "ml_type": "xgb"}, "ml_type"),
     ({"label": "x", "predict_rows": []}, "predict_rows"),
+    ({"label": "x", "dataset": "train.csv", "novelty": 2}, "novelty"),
+    ({"label": "x", "dataset": "train.csv", "novelty": "some"}, "novelty"),
 ])
 def test_bad_ml_requests_get_reasons(stack, alice, payload, field):
     r = alice.post(f"{stack.url}/ml/", json=payload)
