@@ -92,6 +92,9 @@ class MLJobRequestSerializer(serializers.Serializer):
     predict_rows = serializers.ListField(child=serializers.DictField(), required=False)
     apply_scaler = serializers.BooleanField(required=False)
     publish_to_core = serializers.BooleanField(required=False)
+    novelty = serializers.FloatField(required=False, allow_null=True, min_value=0, max_value=0.5,
+                                     help_text="share of normal rows a novelty detector beside the network may "
+                                               "call novel (two-class classification); null or 0: none")
     seed = serializers.IntegerField(required=False)
     test_size = serializers.FloatField(required=False)
     batch_size = serializers.IntegerField(required=False)
