@@ -13,3 +13,23 @@ workers = int(os.environ.get("API_WORKERS", "2"))
 threads = int(os.environ.get("API_THREADS", "8"))
 timeout = 120
 keepalive = 5
+
+
+def pre_request(worker, req):
+    """Close the connection after a request whose body the API will refuse unread.
+
+    Django answers 413 without reading a body over ``ANTINEX_MAX_BODY_BYTES``;
+    a keep-alive connection would then carry the rest of that body, which
+    gunicorn does not drain past 64 KiB, so it drops the connection under
+    the client's next request. Saying ``Connection: close`` up front lets
+    the client open a new one instead.
+    """
+    from api.settings import DATA_UPLOAD_MAX_MEMORY_SIZE
+
+    for name, value in req.headers:
+        if name == "CONTENT-LENGTH":
+            try:
+                if int(value) > DATA_UPLOAD_MAX_MEMORY_SIZE:
+                    req.must_close = True
+            except ValueError:
+                req.must_close = True  # gunicorn refuses it anyway; never keep such a connection

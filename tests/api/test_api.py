@@ -221,7 +221,10 @@ def test_oversized_bodies_are_refused(stack, alice):
     r = alice.post(f"{stack.url}/ml/", json={"label": "big", "predict_rows": rows})
     assert r.status_code in (400, 413), r.text[:300]
     assert "too large" in r.json()["error"].lower()
-    assert alice.get(f"{stack.url}/ml/").json()["count"] >= 0  # the server is fine afterwards
+    # the unread body stays on the connection: it must be closed, not kept alive for the next request
+    assert r.headers.get("Connection", "").lower() == "close", r.headers
+    for _ in range(3):
+        assert alice.get(f"{stack.url}/ml/").json()["count"] >= 0  # the server and the session are fine
 
 
 def test_delete_is_real(stack, alice):
