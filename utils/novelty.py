@@ -72,6 +72,9 @@ def _average_path_length(n: np.ndarray) -> np.ndarray:
     return out
 
 
+SCORE_BLOCK_ROWS = 1024
+
+
 class FrozenNoveltyDetector:
     """A fitted :class:`NoveltyDetector` as plain arrays: saved and loaded without pickle.
 
@@ -126,27 +129,40 @@ class FrozenNoveltyDetector:
         return (x * self.a["scale"] + self.a["min"]).astype(np.float32)
 
     def score_samples(self, x) -> np.ndarray:
-        """Higher is more normal; equal to the fitted detector's ``score_samples``."""
+        """Higher is more normal; equal to the fitted detector's ``score_samples``.
+
+        Every tree is walked at once, one tree level per step: a (rows ×
+        trees) matrix of current nodes, so the Python loop runs as many
+        times as the trees are deep (about 9), not once per tree.
+        """
         x = self._matrix(x)
-        a, rows = self.a, np.arange(len(x))
-        depths = np.zeros(len(x))
-        for t in range(len(a["tree_offsets"]) - 1):
-            base = a["tree_offsets"][t]
-            cols = a["tree_features"][a["feature_offsets"][t]:a["feature_offsets"][t + 1]]
-            sub = x[:, cols]
-            node = np.zeros(len(x), dtype=np.int64)
-            while True:
-                left = a["left"][base + node]
-                inner = left != -1
-                if not inner.any():
-                    break
-                idx = rows[inner]
-                n = node[inner]
-                go_left = sub[idx, a["feature"][base + n]] <= a["threshold"][base + n]
-                node[inner] = np.where(go_left, left[inner], a["right"][base + n])
-            depths += a["leaf_term"][base + node]
+        if len(x) == 0:
+            return np.zeros(0)
         if self.denominator == 0:
             return -np.ones(len(x))
+        # blocks of rows keep the (rows × trees) matrices small enough for the CPU cache
+        return np.concatenate([self._scores(x[i:i + SCORE_BLOCK_ROWS]) for i in range(0, len(x), SCORE_BLOCK_ROWS)])
+
+    def _scores(self, x: np.ndarray) -> np.ndarray:
+        a = self.a
+        n_trees = len(a["tree_offsets"]) - 1
+        # each tree's split features index into its own feature subset: map them to columns of x
+        width = np.diff(a["feature_offsets"])
+        node_tree = np.repeat(np.arange(n_trees), np.diff(a["tree_offsets"]))
+        safe_feature = np.where(a["feature"] >= 0, a["feature"], 0)
+        column = a["tree_features"][a["feature_offsets"][node_tree] + np.minimum(safe_feature, width[node_tree] - 1)]
+        node = np.broadcast_to(a["tree_offsets"][:-1], (len(x), n_trees)).copy()  # global node ids
+        rows = np.arange(len(x))[:, None]
+        while True:
+            left = a["left"][node]
+            inner = left != -1
+            if not inner.any():
+                break
+            go_left = x[rows, column[node]] <= a["threshold"][node]
+            base = a["tree_offsets"][:-1][None, :]
+            step = np.where(go_left, left, a["right"][node])
+            node = np.where(inner, base + step, node)
+        depths = a["leaf_term"][node].sum(axis=1)
         return -(2.0 ** (-depths / self.denominator))
 
     def predict(self, x) -> np.ndarray:
