@@ -48,8 +48,10 @@ def exception_handler(exc, context):
     if isinstance(exc, (OperationalError, InterfaceError)):
         # PostgreSQL is down or restarting: tell the client to come back, do not pretend it was their fault
         log.warning("database unavailable: %s", exc)
-        return Response({"error": "the database is unavailable right now; retry shortly"}, status=503,
-                        headers={"Retry-After": "5"})
+        response = Response({"error": "the database is unavailable right now; retry shortly"}, status=503,
+                            headers={"Retry-After": "5"})
+        response.database_unavailable = True  # RetryStaleConnection may answer it again on a fresh connection
+        return response
     if isinstance(exc, (DataError, UnicodeEncodeError)):
         # validation should have caught it: still the client's input, never a 500
         log.warning("input the database refused: %s", exc)

@@ -146,7 +146,26 @@ class TokenView(TokenObtainPairView):
         return Response(serializer.validated_data, status=status.HTTP_200_OK)
 
 
-class UserViewSet(viewsets.ViewSet):
+class RetryStaleConnection:
+    """Answer a read once more on a fresh database connection before saying 503.
+
+    Each server thread keeps its database connection between requests. After
+    PostgreSQL restarts, a kept connection can fail its first query although
+    the database is back; a read (GET, HEAD) is then answered again on a new
+    connection, and only a second failure is a 503. Writes are never repeated.
+    """
+
+    def dispatch(self, request, *args, **kwargs):
+        response = super().dispatch(request, *args, **kwargs)
+        if request.method in ("GET", "HEAD") and getattr(response, "database_unavailable", False):
+            from django.db import connection
+
+            connection.close()
+            response = super().dispatch(request, *args, **kwargs)
+        return response
+
+
+class UserViewSet(RetryStaleConnection, viewsets.ViewSet):
     """Register (open), read and update oneself."""
 
     serializer_class = UserSerializer
@@ -184,7 +203,7 @@ class UserViewSet(viewsets.ViewSet):
         return Response(UserSerializer(ser.save()).data)
 
 
-class OwnedViewSet(viewsets.ViewSet):
+class OwnedViewSet(RetryStaleConnection, viewsets.ViewSet):
     """Shared list/retrieve/destroy for records owned by the requesting user."""
 
     model = None
