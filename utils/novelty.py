@@ -19,6 +19,15 @@ from sklearn.preprocessing import MinMaxScaler
 from sklearn.utils.validation import check_is_fitted
 
 
+def _as_matrix(x, missing_value: float) -> np.ndarray:
+    """Rows as a fresh float64 matrix, with missing and non-finite cells set to ``missing_value``."""
+    if isinstance(x, pd.DataFrame):
+        x = x.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
+    x = np.array(x, dtype=np.float64)
+    x[~np.isfinite(x)] = missing_value
+    return x
+
+
 class NoveltyDetector(BaseEstimator):
     """Min-max scaling and an isolation forest, fitted on normal rows.
 
@@ -35,11 +44,7 @@ class NoveltyDetector(BaseEstimator):
         self.missing_value = missing_value
 
     def _matrix(self, x) -> np.ndarray:
-        if isinstance(x, pd.DataFrame):
-            x = x.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
-        x = np.array(x, dtype=np.float64)
-        x[~np.isfinite(x)] = self.missing_value
-        return x
+        return _as_matrix(x, self.missing_value)
 
     def fit(self, x_normal, y=None) -> "NoveltyDetector":
         """Fit on normal rows only (``y`` is ignored: there are no attacks to learn)."""
@@ -122,11 +127,7 @@ class FrozenNoveltyDetector:
         })
 
     def _matrix(self, x) -> np.ndarray:
-        if isinstance(x, pd.DataFrame):
-            x = x.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
-        x = np.array(x, dtype=np.float64)
-        x[~np.isfinite(x)] = self.missing_value
-        return (x * self.a["scale"] + self.a["min"]).astype(np.float32)
+        return (_as_matrix(x, self.missing_value) * self.a["scale"] + self.a["min"]).astype(np.float32)
 
     def score_samples(self, x) -> np.ndarray:
         """Higher is more normal; equal to the fitted detector's ``score_samples``.
