@@ -6,6 +6,7 @@ refuses to start with the development secret key or with DEBUG on.
 from __future__ import annotations
 
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -26,7 +27,10 @@ BASE_DIR = Path(__file__).resolve().parent
 REPO_DIR = BASE_DIR.parent
 CONFIGURATION = os.environ.get("DJANGO_CONFIGURATION", "Development")
 DEV_SECRET_KEY = "antinex-development-key-do-not-use-in-production"
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", DEV_SECRET_KEY)
+# the key itself, or a file holding it (run-all.sh keeps one under var/secrets/)
+SECRET_KEY_FILE = os.environ.get("DJANGO_SECRET_KEY_FILE", "")
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or (
+    Path(SECRET_KEY_FILE).read_text().strip() if SECRET_KEY_FILE else DEV_SECRET_KEY)
 DEBUG = env_bool("DJANGO_DEBUG", CONFIGURATION == "Development")
 ALLOWED_HOSTS = [h for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "*").split(",") if h]
 
@@ -56,6 +60,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # after WhiteNoise: the policy is for pages, not for the static files they load
+    "api.middleware.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -112,12 +118,28 @@ STATIC_ROOT = Path(os.environ.get("ANTINEX_STATIC_ROOT", REPO_DIR / "var" / "sta
 DOCS_HTML_DIR = Path(os.environ.get("ANTINEX_DOCS_DIR", REPO_DIR / "docs" / "_build" / "html"))
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("ANTINEX_MAX_BODY_BYTES", 50 * 1024 * 1024))
 
+# failed logins (POST /api-token-auth/, the admin login) allowed per client address and
+# per username in each period: "N/second|minute|hour|day" (api/ml/tokens.py)
+LOGIN_RATE = os.environ.get("ANTINEX_LOGIN_RATE", "20/minute")
+if not re.fullmatch(r"[1-9]\d*/[smhd][a-z]*", LOGIN_RATE):
+    raise ImproperlyConfigured(f"ANTINEX_LOGIN_RATE={LOGIN_RATE!r}: must look like 20/minute")
+
 REST_FRAMEWORK = {
+    # JWT for clients, the session for the browsable pages and the admin; no HTTP Basic:
+    # it would be a second, unthrottled password-guessing door on every endpoint
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework_simplejwt.authentication.JWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.BasicAuthentication",
     ],
+    "DEFAULT_PARSER_CLASSES": [
+        "api.ml.parsers.DepthLimitedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_THROTTLE_RATES": {"login": LOGIN_RATE},
+    # the client address the login throttle counts: 0 = the TCP peer; behind N trusted
+    # proxies, the Nth address from the right of X-Forwarded-For
+    "NUM_PROXIES": int(os.environ.get("ANTINEX_NUM_PROXIES", "0")),
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer",
                                  "rest_framework.renderers.BrowsableAPIRenderer"],
@@ -164,6 +186,15 @@ API_QUEUE = "antinex.api"
 CELERY_TASK_DEFAULT_QUEUE = API_QUEUE
 CELERY_TASK_ROUTES = {RESULTS_TASK_NAME: {"queue": RESULTS_TASK_NAME}}
 
+# --- cache: the login throttle's counters, shared by every gunicorn process --
+CACHES = {"default": {
+    "BACKEND": "django.core.cache.backends.redis.RedisCache",
+    "LOCATION": os.environ.get("ANTINEX_CACHE_URL", CELERY_BROKER_URL),
+    "KEY_PREFIX": "antinex",
+    # a Redis that does not answer must not hold a login for long
+    "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+}}
+
 # --- AntiNex core -----------------------------------------------------------
 ANTINEX_WORKER_ENABLED = env_bool("ANTINEX_WORKER_ENABLED", False)
 ANTINEX_AUTH_URL = os.environ.get("ANTINEX_AUTH_URL", DEFAULT_CORE_BROKER_URL)
@@ -171,7 +202,24 @@ ANTINEX_RESULT_AUTH_URL = os.environ.get("ANTINEX_RESULT_AUTH_URL", CELERY_BROKE
 ANTINEX_DATASETS_DIRS = [Path(p) for p in os.environ.get(
     "ANTINEX_DATASETS_DIR", str(REPO_DIR / "var" / "datasets")).split(":") if p]
 ANTINEX_MODEL_STORE = Path(os.environ.get("ANTINEX_MODEL_STORE", REPO_DIR / "var" / "models"))
-ANTINEX_MAX_PREDICTIONS_STORED = int(os.environ.get("ANTINEX_MAX_PREDICTIONS_STORED", "100000"))
+# every user's own folder (user_<id>) lives here: read and written by that user
+# only; the ANTINEX_DATASETS_DIR directories are read-only shared data
+ANTINEX_USER_DATA_DIR = Path(os.environ.get("ANTINEX_USER_DATA_DIR") or
+                             (ANTINEX_DATASETS_DIRS[0] if ANTINEX_DATASETS_DIRS else REPO_DIR / "var") / "users")
+
+
+def _check_secret_key_file() -> None:
+    """The key that signs every token must never lie where a request can name a path."""
+    if not SECRET_KEY_FILE:
+        return
+    key = Path(SECRET_KEY_FILE).resolve()
+    for name, root in [("ANTINEX_DATASETS_DIR", d) for d in ANTINEX_DATASETS_DIRS] + [
+            ("ANTINEX_USER_DATA_DIR", ANTINEX_USER_DATA_DIR), ("ANTINEX_MODEL_STORE", ANTINEX_MODEL_STORE)]:
+        if key.is_relative_to(Path(root).resolve()):
+            raise ImproperlyConfigured(f"DJANGO_SECRET_KEY_FILE {key} is inside {name} ({root}): move it out")
+
+
+_check_secret_key_file()
 # how often a task retries while PostgreSQL is unreachable (backoff capped at 30 s:
 # the default 240 retries ride out about two hours of database downtime)
 ANTINEX_DB_RETRIES = int(os.environ.get("ANTINEX_DB_RETRIES", "240"))

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import glob as globmod
 import json
 import sys
 from pathlib import Path
@@ -21,6 +20,8 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.columns import ADDRESS_COLUMNS
+from utils.request import RequestError
+from utils.userdata import DataSpace, plain_file_name
 
 DEFAULT_LABELS = {"labels": ["not_attack", "attack"], "label_values": [0, 1]}
 ATTACK_KEYS = ("attack", "attack_files", "attacks")
@@ -34,29 +35,18 @@ class PrepareError(ValueError):
     """Why a dataset could not be prepared."""
 
 
-def _inside(path: Path, allowed_dirs) -> bool:
-    if not allowed_dirs:
-        return True
-    resolved = path.resolve()
-    return any(resolved.is_relative_to(Path(d).resolve()) for d in allowed_dirs)
+def _space(space: DataSpace | None) -> DataSpace:
+    return space if space is not None else DataSpace()  # unconfined: the offline CLI
 
 
-def find_pipeline_csvs(pattern: str, allowed_dirs: list[Path] | None = None) -> list[Path]:
-    """Files matching a glob; the pattern and every match must stay inside ``allowed_dirs``."""
+def find_pipeline_csvs(pattern: str, space: DataSpace | None = None) -> list[Path]:
+    """Readable files matching a glob (relative patterns: the caller's folder, then the shared data)."""
     if not pattern or not isinstance(pattern, str):
         raise PrepareError("ds_glob_path is empty")
-    if allowed_dirs and not Path(pattern).is_absolute():
-        pattern = str(Path(allowed_dirs[0]) / pattern)
-    if ".." in Path(pattern).parts:
-        raise PrepareError(f"ds_glob_path {pattern} may not contain '..'")
-    root = Path(pattern.split("*")[0].split("?")[0].split("[")[0] or ".")
-    if allowed_dirs and not _inside(root if root.exists() else root.parent, allowed_dirs):
-        raise PrepareError(f"ds_glob_path {pattern} is outside the allowed datasets directories")
-    files = sorted(Path(p) for p in globmod.glob(pattern, recursive=True) if Path(p).is_file())
-    files = [f for f in files if _inside(f, allowed_dirs)]
-    if not files:
-        raise PrepareError(f"no CSV files match {pattern}")
-    return files
+    try:
+        return _space(space).glob("ds_glob_path", pattern)
+    except RequestError as exc:
+        raise PrepareError(str(exc)) from None
 
 
 def _label_for_key(key: str) -> int | None:
@@ -77,8 +67,22 @@ def _read(path: Path) -> pd.DataFrame:
 
 def prepare_dataset(pipeline_files: dict[str, list] | list, full_file: str | Path, clean_file: str | Path, *,
                     label_rules: dict | None = None, post_proc: dict | None = None,
-                    meta_suffix: str = "metadata.json", allowed_dirs: list[Path] | None = None) -> dict:
-    """Merge, label and clean; writes both CSVs and both metadata files; returns the cleaned metadata."""
+                    meta_suffix: str = "metadata.json", space: DataSpace | None = None) -> dict:
+    """Merge, label and clean; writes both CSVs and both metadata files; returns the cleaned metadata.
+
+    Every input must be readable and every output (both CSVs and both
+    ``fulldata_``/``cleaned_<meta_suffix>`` files) writable in ``space``,
+    checked on the resolved paths before anything is opened.
+    """
+    space = _space(space)
+    try:
+        meta_suffix = plain_file_name("meta_suffix", meta_suffix)
+        full_file = space.write_path("full_file", full_file)
+        clean_file = space.write_path("clean_file", clean_file)
+        full_meta_file = space.write_path("meta_suffix", full_file.parent / f"fulldata_{meta_suffix}")
+        clean_meta_file = space.write_path("meta_suffix", clean_file.parent / f"cleaned_{meta_suffix}")
+    except RequestError as exc:
+        raise PrepareError(str(exc)) from None
     label_rules = dict(label_rules or {})
     post_proc = dict(post_proc or {})
     if "set_if_above" in label_rules and not label_rules.get("attack_ips"):
@@ -89,17 +93,14 @@ def prepare_dataset(pipeline_files: dict[str, list] | list, full_file: str | Pat
         raise PrepareError("label_rules.labels and label_values differ in length")
     attack_ips = set(label_rules.get("attack_ips") or [])
     groups = pipeline_files.items() if isinstance(pipeline_files, dict) else [("files", pipeline_files)]
-    outputs = [Path(full_file), Path(clean_file)]
-    for out in outputs:
-        if not str(out) or not _inside(out.parent if out.parent.exists() else out.parent.parent, allowed_dirs):
-            raise PrepareError(f"output {out} is outside the allowed datasets directories")
     frames = []
     for key, files in groups:
         key_label = _label_for_key(str(key))
         for f in files:
-            path = Path(f)
-            if not _inside(path, allowed_dirs):
-                raise PrepareError(f"{path} is outside the allowed datasets directories")
+            try:
+                path = space.read_path("pipeline_files", f)
+            except RequestError as exc:
+                raise PrepareError(str(exc)) from None
             df = _read(path)
             if "label_value" in df.columns:
                 pass
@@ -113,7 +114,7 @@ def prepare_dataset(pipeline_files: dict[str, list] | list, full_file: str | Pat
                 raise PrepareError(
                     f"no label for {path}: list it under attack_files or nonattack_files, "
                     "give it a label_value column, or set label_rules.attack_ips")
-            df["src_file"] = str(path)
+            df["src_file"] = space.public(path)  # no server paths in what the user reads back
             frames.append(df)
     if not frames:
         raise PrepareError("no input files")
@@ -132,20 +133,20 @@ def prepare_dataset(pipeline_files: dict[str, list] | list, full_file: str | Pat
     ignore = [c for c in ("idx", "src_file") if c in clean.columns]
     features = [c for c in clean.columns if c not in ignore and c != "label_value"]
     now = dt.datetime.now().strftime("%Y-%m-%d %H:%M:%S")
-    for out, df in ((Path(full_file), full), (Path(clean_file), clean)):
+    for out, df in ((full_file, full), (clean_file, clean)):
         out.parent.mkdir(parents=True, exist_ok=True)
         df.to_csv(out, index=False)
     base = {"label_rules": {"labels": names, "label_values": values, **{k: v for k, v in label_rules.items()
                                                                         if k not in ("labels", "label_values")}},
             "post_proc_rules": post_proc, "created": now, "feature_to_predict": target,
-            "pipeline_files": {str(k): [str(f) for f in v] for k, v in groups},
+            "pipeline_files": {str(k): [space.public(f) for f in v] for k, v in groups},
             "label_counts": {str(k): int(v) for k, v in full["label_name"].value_counts().items()}}
     full_meta = {**base, "headers": list(full.columns), "output_type": "fulldata",
                  "features_to_process": features, "ignore_features": ignore}
     clean_meta = {**base, "headers": list(clean.columns), "output_type": "clean",
                   "features_to_process": features, "ignore_features": ignore}
-    (Path(full_file).parent / f"fulldata_{meta_suffix}").write_text(json.dumps(full_meta, indent=2))
-    (Path(clean_file).parent / f"cleaned_{meta_suffix}").write_text(json.dumps(clean_meta, indent=2))
+    full_meta_file.write_text(json.dumps(full_meta, indent=2))
+    clean_meta_file.write_text(json.dumps(clean_meta, indent=2))
     return clean_meta
 
 

@@ -33,6 +33,10 @@ PREDICT_QUEUE = os.environ.get("PREDICT_QUEUE", "webapp.predict.requests")
 # The API task the core calls with results (the original's return path).
 RESULTS_TASK_NAME = "drf_network_pipeline.pipeline.tasks.task_ml_process_results"
 
+# The API worker's own tasks (local training, dataset preparation).
+API_JOB_TASK = "api.ml.tasks.task_ml_job"
+API_PREPARE_TASK = "api.ml.tasks.task_ml_prepare"
+
 # Packet queue between capture agents and the subscriber.
 NEW_PACKETS = "NEW_PACKETS"
 

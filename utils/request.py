@@ -15,8 +15,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from utils.limits import Limits
+
 ML_TYPES = ("classification", "regression")
 LAYER_TYPES = ("dense", "dropout")
+# Names Keras 3 accepts, checked when a job is posted instead of failing in
+# the worker (tests/utils/test_request.py builds each one with Keras).
+ACTIVATIONS = ("relu", "sigmoid", "softmax", "tanh", "linear", "elu", "selu", "softplus", "softsign", "swish",
+               "silu", "gelu", "exponential", "hard_sigmoid", "leaky_relu", "relu6", "mish", "log_softmax")
+INITIALIZERS = ("uniform", "normal", "glorot_uniform", "glorot_normal", "he_uniform", "he_normal",
+                "lecun_uniform", "lecun_normal", "random_uniform", "random_normal", "truncated_normal", "zeros",
+                "ones", "orthogonal", "variance_scaling")
+LOSSES = ("binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy",
+          "binary_focal_crossentropy", "mse", "mae", "mape", "msle", "mean_squared_error", "mean_absolute_error",
+          "mean_absolute_percentage_error", "mean_squared_logarithmic_error", "hinge", "squared_hinge",
+          "categorical_hinge", "huber", "log_cosh", "kl_divergence", "poisson", "cosine_similarity")
+OPTIMIZERS = ("adam", "sgd", "rmsprop", "adagrad", "adadelta", "adamax", "nadam", "adamw", "ftrl", "lion")
+METRIC_NAMES = ("accuracy", "acc", "binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy",
+                "mse", "mae", "mape", "msle", "cosine", "mean_squared_error", "mean_absolute_error",
+                "mean_absolute_percentage_error", "mean_squared_logarithmic_error", "cosine_similarity",
+                "root_mean_squared_error", "auc", "precision", "recall")
 
 DEFAULT_HISTORIES = ["val_loss", "val_acc", "loss", "acc"]
 # Columns that identify a row or carry the answer: never features unless a
@@ -115,7 +133,7 @@ def _as_bool(name: str, value: Any) -> bool:
     raise RequestError(name, f"must be a boolean, got {value!r}")
 
 
-def _as_int(name: str, value: Any, minimum: int | None = None) -> int:
+def _as_int(name: str, value: Any, minimum: int | None = None, maximum: int | None = None) -> int:
     if isinstance(value, bool):
         raise RequestError(name, f"must be an integer, got {value!r}")
     try:
@@ -126,6 +144,8 @@ def _as_int(name: str, value: Any, minimum: int | None = None) -> int:
         raise RequestError(name, f"must be an integer, got {value!r}")
     if minimum is not None and number < minimum:
         raise RequestError(name, f"must be at least {minimum}, got {value!r}")
+    if maximum is not None and number > maximum:
+        raise RequestError(name, f"must be at most {maximum:,} (the server's limit), got {value!r}")
     return int(number)
 
 
@@ -141,15 +161,23 @@ def _as_float(name: str, value: Any) -> float:
     return number
 
 
-def _as_str_list(name: str, value: Any) -> list[str]:
+def _as_str_list(name: str, value: Any, limit: int | None = None) -> list[str]:
     if value is None or value == "":
         return []
     if isinstance(value, str):
         # env-style comma separated lists are accepted, like the client's
-        return [v.strip() for v in value.split(",") if v.strip()]
+        value = [v.strip() for v in value.split(",") if v.strip()]
     if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
-        raise RequestError(name, f"must be a list of column names, got {value!r}")
+        raise RequestError(name, f"must be a list of column names, got {str(value)[:80]!r}")
+    if limit is not None and len(value) > limit:
+        raise RequestError(name, f"has {len(value):,} entries; the server's limit is {limit:,}")
     return list(value)
+
+
+def _one_of(name: str, value: Any, allowed: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or value.strip().lower() not in allowed:
+        raise RequestError(name, f"unknown value {str(value)[:60]!r} (use one of {', '.join(allowed)})")
+    return value.strip().lower()
 
 
 def _as_json_obj(name: str, value: Any) -> dict:
@@ -195,32 +223,30 @@ def _index_order(key: str) -> tuple[int, Any]:
         return (1, key)
 
 
-def confine_path(name: str, value: Any, allowed_dirs: list[Path] | None) -> Path:
-    """Resolve a dataset path, and require it inside one of ``allowed_dirs`` when given."""
-    if not isinstance(value, (str, Path)) or not str(value).strip():
-        raise RequestError(name, f"must be a file path, got {value!r}")
-    if "\x00" in str(value):
-        raise RequestError(name, "contains a NUL byte")
-    path = Path(str(value)).expanduser()
-    if allowed_dirs:
-        if not path.is_absolute():
-            path = Path(allowed_dirs[0]) / path
-        resolved = path.resolve()
-        if not any(resolved.is_relative_to(Path(d).resolve()) for d in allowed_dirs):
-            raise RequestError(name, f"{value} is outside the allowed datasets directories")
-        path = resolved
-    if not path.is_file():
-        raise RequestError(name, f"file not found: {value}")
-    return path
+def confine_path(name: str, value: Any, allowed_dirs) -> Path:
+    """Resolve a dataset path and require it readable: ``allowed_dirs`` is a DataSpace or a list of directories.
+
+    A list (or None: unconfined) means shared directories only; the API
+    passes the caller's DataSpace (their own folder plus the shared data).
+    """
+    from utils.userdata import DataSpace
+
+    space = allowed_dirs if isinstance(allowed_dirs, DataSpace) else DataSpace.build(allowed_dirs)
+    return space.read_path(name, value)
 
 
-def _layers(value: Any) -> dict | None:
+def _layers(value: Any, limits: Limits | None) -> dict | None:
     if value in (None, "", {}):
         return None
     desc = _as_json_obj("model_desc", value)
     layers = desc.get("layers")
     if not isinstance(layers, list) or not layers:
         raise RequestError("model_desc.layers", "must be a non-empty list of layers")
+    layers = [dict(layer) if isinstance(layer, dict) else layer for layer in layers]
+    desc = {**desc, "layers": layers}  # names below are stored normalised (Keras wants lower case)
+    if limits and len(layers) > limits.max_layers:
+        raise RequestError("model_desc.layers", f"has {len(layers):,} layers; the server's limit is "
+                                                f"{limits.max_layers} (ANTINEX_MAX_LAYERS)")
     for i, layer in enumerate(layers):
         where = f"model_desc.layers[{i}]"
         if not isinstance(layer, dict):
@@ -229,10 +255,12 @@ def _layers(value: Any) -> dict | None:
         if kind not in LAYER_TYPES:
             raise RequestError(where, f"unknown layer_type {kind!r} (use one of {', '.join(LAYER_TYPES)})")
         if kind == "dense":
-            _as_int(f"{where}.num_neurons", layer.get("num_neurons"), minimum=1)
-            act = layer.get("activation")
-            if act is not None and not isinstance(act, str):
-                raise RequestError(f"{where}.activation", f"must be a string or null, got {act!r}")
+            _as_int(f"{where}.num_neurons", layer.get("num_neurons"), minimum=1,
+                    maximum=limits.max_layer_units if limits else None)
+            if layer.get("activation") is not None:
+                layer["activation"] = _one_of(f"{where}.activation", layer["activation"], ACTIVATIONS)
+            if layer.get("init") not in (None, ""):
+                layer["init"] = _one_of(f"{where}.init", layer["init"], INITIALIZERS)
         else:
             rate = _as_float(f"{where}.rate", layer.get("rate"))
             if not 0 <= rate < 1:
@@ -242,8 +270,37 @@ def _layers(value: Any) -> dict | None:
     return desc
 
 
-def _label_rules(value: Any) -> dict:
+def count_parameters(num_features: int, model_desc: dict | None) -> int:
+    """Weights of the network a request describes on ``num_features`` inputs (dropout layers have none)."""
+    units = [int(layer["num_neurons"]) for layer in (model_desc or {}).get("layers") or [{"num_neurons": 8},
+                                                                                          {"num_neurons": 6},
+                                                                                          {"num_neurons": 1}]
+             if str(layer.get("layer_type", "dense")).lower() == "dense"]
+    total, inputs = 0, num_features
+    for n in units:
+        total += (inputs + 1) * n
+        inputs = n
+    return total
+
+
+def check_model_size(req: "MLRequest", num_features: int, limits: Limits) -> None:
+    """The network on ``num_features`` inputs stays within ANTINEX_MAX_PARAMETERS."""
+    if num_features > limits.max_features:
+        raise RequestError("features_to_process", f"{num_features:,} feature columns; the server's limit is "
+                                                  f"{limits.max_features:,} (ANTINEX_MAX_FEATURES)")
+    weights = count_parameters(num_features, req.model_desc)
+    if weights > limits.max_parameters:
+        raise RequestError("model_desc", f"the network has {weights:,} weights on {num_features:,} inputs; the "
+                                         f"server's limit is {limits.max_parameters:,} (ANTINEX_MAX_PARAMETERS)")
+
+
+def parse_label_rules(value: Any, limits: Limits | None) -> dict:
     rules = _as_json_obj("label_rules", value)
+    if limits:
+        for key, entries in rules.items():
+            if isinstance(entries, (list, dict)) and len(entries) > limits.max_labels:
+                raise RequestError(f"label_rules.{str(key)[:40]}", f"has {len(entries):,} entries; the server's "
+                                                                   f"limit is {limits.max_labels:,} (ANTINEX_MAX_LABELS)")
     labels, values = rules.get("labels"), rules.get("label_values")
     if labels is None and values is None:
         return rules
@@ -252,12 +309,14 @@ def _label_rules(value: Any) -> dict:
     return rules
 
 
-def parse_request(body: dict | MLRequest, *, datasets_dirs: list[Path] | None = None) -> MLRequest:
+def parse_request(body: dict | MLRequest, *, datasets_dirs=None, limits: Limits | None = None) -> MLRequest:
     """Validate a request body and return an :class:`MLRequest`.
 
-    ``datasets_dirs``: when given, ``dataset``/``csv_file``/``meta_file`` must
-    resolve inside one of these directories (the API and core pass their
-    configured directories; the offline CLI passes none).
+    ``datasets_dirs``: where ``dataset``/``csv_file``/``meta_file`` may be
+    read: a :class:`utils.userdata.DataSpace` (the API: the caller's folder
+    and the shared data), a list of directories (the core), or None
+    (the offline CLI: anywhere).
+    ``limits``: the server's bounds (utils/limits.py); None: unbounded.
     """
     if isinstance(body, MLRequest):
         return body
@@ -284,19 +343,24 @@ def parse_request(body: dict | MLRequest, *, datasets_dirs: list[Path] | None = 
         if not isinstance(body["predict_feature"], str):
             raise RequestError("predict_feature", "must be a column name")
         req.predict_feature = body["predict_feature"]
+    columns_limit = limits.max_features if limits else None
     for name in ("features_to_process", "ignore_features", "sort_values"):
         if name in body:
-            setattr(req, name, _as_str_list(name, body[name]))
+            setattr(req, name, _as_str_list(name, body[name], columns_limit))
     if body.get("metrics") not in (None, ""):
-        req.metrics = _as_str_list("metrics", body["metrics"])
+        req.metrics = [_one_of("metrics", m, METRIC_NAMES) for m in _as_str_list("metrics", body["metrics"], 50)]
     if body.get("histories") not in (None, ""):
-        req.histories = _as_str_list("histories", body["histories"])
+        req.histories = _as_str_list("histories", body["histories"], 50)
 
     for name in ("dataset", "csv_file", "meta_file"):
         if body.get(name) not in (None, ""):
             setattr(req, name, confine_path(name, body[name], datasets_dirs))
     if body.get("predict_rows") not in (None, "", []):
         req.predict_rows = _as_rows(body["predict_rows"])
+        if limits and len(req.predict_rows) > limits.max_predict_rows:
+            raise RequestError("predict_rows", f"has {len(req.predict_rows):,} rows; the server's limit is "
+                                               f"{limits.max_predict_rows:,} per request (ANTINEX_MAX_PREDICT_ROWS): "
+                                               "send them in several requests")
     elif body.get("predict_rows") == []:
         raise RequestError("predict_rows", "is empty: send at least one row")
 
@@ -308,10 +372,17 @@ def parse_request(body: dict | MLRequest, *, datasets_dirs: list[Path] | None = 
             setattr(req, name, _as_float(name, body[name]))
     if req.min_scaler_range >= req.max_scaler_range:
         raise RequestError("min_scaler_range", "must be below max_scaler_range")
+    bounds = {"seed": limits.max_seed, "batch_size": limits.max_batch_size, "epochs": limits.max_epochs,
+              "num_splits": limits.max_num_splits, "max_records": limits.max_records} if limits else {}
+    bounds.setdefault("seed", 2**32 - 1)  # NumPy's limit, whatever the server says
     for name, minimum in (("seed", 0), ("batch_size", 1), ("epochs", 1), ("num_splits", 2),
                           ("verbose", 0), ("max_records", 0), ("version", 0)):
         if body.get(name) not in (None, ""):
-            setattr(req, name, _as_int(name, body[name], minimum))
+            setattr(req, name, _as_int(name, body[name], minimum, bounds.get(name)))
+    if req.cross_validate and req.predict_rows is not None and req.dataset is None and \
+            req.num_splits > len(req.predict_rows):
+        raise RequestError("num_splits", f"{req.num_splits} folds need at least as many rows; "
+                                         f"predict_rows has {len(req.predict_rows)}")
     if body.get("novelty") not in (None, "", False, 0):
         req.novelty = _as_float("novelty", body["novelty"])
         if not 0 < req.novelty <= 0.5:
@@ -325,10 +396,13 @@ def parse_request(body: dict | MLRequest, *, datasets_dirs: list[Path] | None = 
     for name in ("loss", "optimizer", "title", "desc", "ds_name", "algo_name"):
         if body.get(name) not in (None, ""):
             if not isinstance(body[name], str):
-                raise RequestError(name, f"must be a string, got {body[name]!r}")
+                raise RequestError(name, f"must be a string, got {str(body[name])[:80]!r}")
             setattr(req, name, body[name])
-    req.model_desc = _layers(body.get("model_desc"))
-    req.label_rules = _label_rules(body.get("label_rules"))
+    if req.loss:
+        req.loss = _one_of("loss", req.loss, LOSSES)
+    req.optimizer = _one_of("optimizer", req.optimizer, OPTIMIZERS)
+    req.model_desc = _layers(body.get("model_desc"), limits)
+    req.label_rules = parse_label_rules(body.get("label_rules"), limits)
     req.manifest = _as_json_obj("manifest", body.get("manifest"))
     req.extra = {k: v for k, v in body.items() if k not in known}
     if req.predict_feature in req.ignore_features:

@@ -41,10 +41,24 @@ def is_predict_request(body: dict) -> bool:
 
 @functools.lru_cache(maxsize=4)
 def core_app(broker_url: str) -> Celery:
-    app = Celery("antinex-api-publisher", broker=broker_url)
+    """A publisher for the core's broker. Never the current app: tasks of the API
+    worker (prepare, local training) queued after it would go to the core's broker,
+    where nothing consumes them."""
+    app = Celery("antinex-api-publisher", broker=broker_url, set_as_current=False)
     app.conf.update(task_serializer="json", accept_content=["json"], broker_connection_retry_on_startup=True,
                     broker_transport_options={"max_retries": 3})
     return app
+
+
+def run_in_api_worker(task_name: str, *args) -> None:
+    """Queue one of the API worker's tasks through the API's own Celery app (its broker, its queue).
+
+    Eager mode (CELERY_ENABLED=0) runs it here and now, as the app is set up to.
+    """
+    from api.celery_app import app
+    import api.ml.tasks  # noqa: F401  (registers the shared tasks on the app)
+
+    app.tasks[task_name].apply_async(args=list(args))
 
 
 def publish_to_core(body: dict) -> None:

@@ -19,7 +19,9 @@ JOB_STATUS = ("requested", "initial", "training", "predicting", "analyzing", "co
               "pending", "started", "running", "postproc", "archiving", "finished", "notifying", "error",
               "failed", "cancelled")
 RESULT_STATUS = ("initial", "waiting", "processing", "uploading", "pause", "cancel", "delete", "finished",
-                 "completed", "launched", "error", "failed")
+                 "completed", "launched", "error", "failed", "cancelled")
+# a job, result or preparation in one of these is over: nothing runs for it any more
+DONE = ("finished", "error", "cancelled")
 CONTROL_STATE = ("active", "finished", "pause", "cancel", "delete", "error", "launched")
 
 
@@ -94,6 +96,8 @@ class MLJob(Base):
     meta_data = models.JSONField(default=dict, blank=True)
     error_data = models.JSONField(default=dict, blank=True)
     tracking_id = models.CharField(max_length=64, default="", db_index=True)
+    # rows the job trains or predicts on: the per-user quota of rows in flight
+    num_rows = models.BigIntegerField(default=0)
 
     def save(self, *args, **kwargs):
         if not self.tracking_id:

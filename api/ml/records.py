@@ -6,11 +6,11 @@ import logging
 
 from django.db import transaction
 
-from api.ml.models import MLJob, MLJobResult
+from api.ml.models import DONE, MLJob, MLJobResult
 from api.ml.notify import notify_done
+from utils.limits import LIMITS
 
 log = logging.getLogger(__name__)
-DONE = ("finished", "error")
 # what writing a status needs: never load the job's manifest (every request row) to change it
 JOB_STATUS_FIELDS = ("id", "status", "control_state", "error_data", "tracking_id", "updated")
 RESULT_STATUS_FIELDS = ("id", "status", "error_data", "updated")
@@ -31,7 +31,6 @@ def record_results(job_id: int, result_id: int, data: dict) -> bool:
     Idempotent: a redelivered result rewrites the same values, and an error
     arriving after a finished result does not undo it.
     """
-    from django.conf import settings
 
     with transaction.atomic():
         job = MLJob.objects.select_for_update().only(*JOB_STATUS_FIELDS).filter(id=job_id).first()
@@ -39,6 +38,8 @@ def record_results(job_id: int, result_id: int, data: dict) -> bool:
         if job is None or result is None:
             log.warning("results for deleted job %s / result %s dropped", job_id, result_id)
             return False
+        if job.status == "cancelled":
+            return True  # its owner stopped it: whatever the worker says now stays unsaid
         ok = int(data.get("status", 0) or 0) == 0 and not data.get("err")
         if not ok:
             if result.status == "finished":
@@ -53,7 +54,8 @@ def record_results(job_id: int, result_id: int, data: dict) -> bool:
             for k in ("precision", "recall", "f1", "roc_auc", "false_positive_rate", "mse", "mae", "r2"):
                 if metrics.get(k) is not None:
                     acc[k] = metrics[k]
-            rows = (data.get("sample_predictions") or [])[: settings.ANTINEX_MAX_PREDICTIONS_STORED]
+            # max_records is bounded by the same limit when the job is posted: nothing is cut silently here
+            rows = (data.get("sample_predictions") or [])[: LIMITS.max_records]
             result.acc_data = acc
             result.metrics = metrics
             result.history = data.get("history") or {}
@@ -87,7 +89,11 @@ def mark(job_id: int, result_id: int | None, status: str, reason: str = "") -> N
         job.status = status
         if reason:
             job.error_data = {"error": reason}
-        job.save(update_fields=["status", "error_data", "updated"])
+        fields = ["status", "error_data", "updated"]
+        if status in DONE:
+            job.control_state = {"cancelled": "cancel"}.get(status, status)
+            fields.append("control_state")
+        job.save(update_fields=fields)
         if result_id:
             res_status = {"started": "processing", "launched": "launched", "error": "error"}.get(status, status)
             fields = {"status": res_status}

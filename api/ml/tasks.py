@@ -9,7 +9,8 @@ from django.db import InterfaceError, OperationalError
 
 from api.ml.models import MLJob, MLPrepare
 from api.ml.records import DONE, mark, record_results
-from utils.consts import RESULTS_TASK_NAME
+from utils.limits import LIMITS
+from utils.consts import API_JOB_TASK, API_PREPARE_TASK, RESULTS_TASK_NAME
 
 log = logging.getLogger(__name__)
 
@@ -19,10 +20,17 @@ DB_RETRY = {"autoretry_for": (OperationalError, InterfaceError), "retry_backoff"
             "retry_jitter": False, "max_retries": settings.ANTINEX_DB_RETRIES}
 
 
-@shared_task(name="api.ml.tasks.task_ml_job", acks_late=True, **DB_RETRY)
+# a job stops itself at the time limit (utils/jobcontrol.py); Celery's limits
+# (enforced by the prefork pool) are the backstop for anything outside training
+TIME_LIMITS = {"soft_time_limit": LIMITS.job_time_limit + 60, "time_limit": LIMITS.job_time_limit + 120}
+
+
+@shared_task(name=API_JOB_TASK, acks_late=True, **TIME_LIMITS, **DB_RETRY)
 def task_ml_job(job_id: int, result_id: int) -> None:
     """Train (or reuse the label's stored model) and predict, in the API worker."""
     from api.ml.dispatch import is_predict_request
+    from api.ml.jobs import data_space
+    from utils.jobcontrol import CANCELLED, CancelFlags, JobStopped, StopCheck
     from utils.make_predictions import make_predictions
     from utils.model_store import ModelStore, ModelStoreError
 
@@ -38,9 +46,15 @@ def task_ml_job(job_id: int, result_id: int) -> None:
             trained = store.load(body["label"])
         except ModelStoreError as exc:
             log.warning("stored model unusable, retraining: %s", exc)
+    flags = CancelFlags(settings.CELERY_BROKER_URL)
+    stop = StopCheck.for_job(LIMITS.job_time_limit, is_cancelled=lambda: flags.is_cancelled(job_id))
     try:
         res = make_predictions(body, trained=trained, store=None if trained else store,
-                               datasets_dirs=settings.ANTINEX_DATASETS_DIRS)
+                               datasets_dirs=data_space(job.user_id), stop=stop)
+    except JobStopped as exc:
+        if exc.reason == CANCELLED:
+            return  # the records say cancelled already
+        res = {"data": {"status": 2, "err": str(exc), "stopped": exc.reason}}
     except Exception as exc:  # a worker must record the failure, never lose the job
         log.exception("job %s failed", job_id)
         res = {"data": {"status": 2, "err": f"{type(exc).__name__}: {exc}"}}
@@ -64,9 +78,10 @@ def task_ml_process_results(payload: dict) -> None:
     record_results(job_id, result_id, data)
 
 
-@shared_task(name="api.ml.tasks.task_ml_prepare", acks_late=True, **DB_RETRY)
+@shared_task(name=API_PREPARE_TASK, acks_late=True, **DB_RETRY)
 def task_ml_prepare(prepare_id: int) -> None:
     """Merge recorded CSVs into full and cleaned training files."""
+    from api.ml.jobs import data_space
     from pipeline.prepare import PrepareError, find_pipeline_csvs, prepare_dataset
 
     prep = MLPrepare.objects.filter(id=prepare_id).first()
@@ -74,16 +89,16 @@ def task_ml_prepare(prepare_id: int) -> None:
         return
     prep.status = "running"
     prep.save(update_fields=["status", "updated"])
+    space = data_space(prep.user_id)  # read: the owner's folder and the shared data; write: the folder only
     try:
-        allowed = settings.ANTINEX_DATASETS_DIRS
-        files = find_pipeline_csvs(prep.ds_glob_path, allowed)
+        files = find_pipeline_csvs(prep.ds_glob_path, space)
         meta = prepare_dataset(files, prep.full_file, prep.clean_file, label_rules=prep.label_rules,
-                               post_proc=prep.post_proc, meta_suffix=prep.meta_suffix, allowed_dirs=allowed)
+                               post_proc=prep.post_proc, meta_suffix=prep.meta_suffix, space=space)
     except PrepareError as exc:
         prep.status = prep.control_state = "error"
-        prep.error_data = {"error": str(exc)}
+        prep.error_data = {"error": space.redact(str(exc))}
     else:
-        prep.pipeline_files = {"files": [str(f) for f in files], **{
+        prep.pipeline_files = {"files": [space.public(f) for f in files], **{
             k: v for k, v in (prep.pipeline_files or {}).items() if k != "files"}}
         prep.post_proc = {**prep.post_proc, "features_to_process": meta["features_to_process"],
                           "ignore_features": meta["ignore_features"],

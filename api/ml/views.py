@@ -7,27 +7,31 @@ from __future__ import annotations
 
 import json
 import logging
-from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
 from django.contrib.auth.models import User
 from drf_yasg import openapi
 from drf_yasg.utils import swagger_auto_schema
+from drf_yasg.utils import no_body
 from rest_framework import permissions, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
 from rest_framework_simplejwt.views import TokenObtainPairView
 
-from api.ml import dispatch
+from api.ml import dispatch, jobs
 from api.ml.errors import request_error_response
 from api.ml.models import MLJob, MLJobResult, MLPrepare
 from api.ml.notify import wait_slot, wait_until
 from api.ml.records import DONE, mark
 from api.ml.serializers import MLJobRequestSerializer, MLPrepareRequestSerializer, UserSerializer, json_field
-from utils.request import RequestError, parse_request, require_data
+from utils.consts import API_JOB_TASK, API_PREPARE_TASK
+from utils.limits import LIMITS
+from utils.request import RequestError, parse_label_rules, parse_request, require_data
+from utils.userdata import DataSpace, plain_file_name
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +49,34 @@ PREPARE_TEXT_FIELDS = ("title", "desc", "ds_glob_path", "ds_dir", "full_file", "
                        "meta_suffix")
 
 
-def _refuse(field: str, reason: str, error: str = "") -> Response:
+def _refuse(field: str, reason: str, error: str = "", status_code: int = 400) -> Response:
     """The API's 400 shape: which field, and why."""
-    return Response({"error": error or f"{field}: {reason}", "field": field, "reason": reason}, status=400)
+    return Response({"error": error or f"{field}: {reason}", "field": field, "reason": reason}, status=status_code)
+
+
+PATH_FIELDS = ("dataset", "csv_file", "meta_file", "full_file", "clean_file", "output_dir")
+
+
+def scrub(out: dict, space: DataSpace) -> dict:
+    """A record as its owner sees it: paths relative to their folder or the shared data, no broker URLs."""
+    for holder in (out, out.get("predict_manifest"), (out.get("predict_manifest") or {}).get("manifest")):
+        if not isinstance(holder, dict):
+            continue
+        for name in PATH_FIELDS:
+            if isinstance(holder.get(name), str) and holder[name]:
+                holder[name] = space.public(holder[name])
+        node = holder.get("worker_result_node")
+        if isinstance(node, dict) and "auth_url" in node:
+            holder["worker_result_node"] = {**node, "auth_url": "<the API broker>"}  # may hold its password
+    if isinstance(out.get("pipeline_files"), dict):
+        out["pipeline_files"] = {k: [space.public(f) for f in v] if isinstance(v, list) else v
+                                 for k, v in out["pipeline_files"].items()}
+    if isinstance(out.get("model_ref"), dict) and "store" in out["model_ref"]:
+        out["model_ref"] = {**out["model_ref"], "store": "<model store>"}
+    error = (out.get("error_data") or {}).get("error")
+    if isinstance(error, str):
+        out["error_data"] = {**out["error_data"], "error": space.redact(error)}
+    return out
 
 
 def unstorable(value, path: str = "body") -> str | None:
@@ -98,24 +127,6 @@ def refuse_unstorable(body) -> Response | None:
         return None
     field = bad.removeprefix("body.").split(".")[0].split("[")[0].removesuffix(" key") or "body"
     return _refuse(field, f"contains characters that cannot be stored (NUL or lone surrogates) at {bad[:80]!r}")
-
-
-def check_columns(req) -> None:
-    """Named columns must exist in the dataset: checked on the header, before queueing."""
-    import pandas as pd
-
-    if req.dataset is None:
-        return
-    try:
-        header = set(pd.read_csv(req.dataset, nrows=0, encoding="utf-8-sig").columns)
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
-        raise RequestError("dataset", f"cannot read the CSV header of {req.dataset.name}: {exc}") from None
-    for name in ("features_to_process", "sort_values"):
-        missing = [c for c in getattr(req, name) if c not in header]
-        if missing:
-            raise RequestError(name, f"unknown columns: {', '.join(missing)}")
-    if req.predict_feature not in header and req.predict_rows is None:
-        raise RequestError("predict_feature", f"column {req.predict_feature!r} is not in the dataset")
 
 
 class Paging(PageNumberPagination):
@@ -248,7 +259,7 @@ class MLJobViewSet(OwnedViewSet):
         if isinstance(manifest.get("predict_rows"), list):
             manifest["predict_rows"] = f"{len(manifest['predict_rows'])} rows"  # rows stay in the database
         out["predict_manifest"] = manifest
-        return out
+        return scrub(out, jobs.data_space(request.user.id))
 
     @swagger_auto_schema(request_body=MLJobRequestSerializer)
     def create(self, request):
@@ -260,21 +271,24 @@ class MLJobViewSet(OwnedViewSet):
         if refused:
             return refused
         try:
-            req = parse_request(body, datasets_dirs=settings.ANTINEX_DATASETS_DIRS)
+            req = parse_request(body, datasets_dirs=jobs.data_space(request.user.id), limits=LIMITS)
             require_data(req)
-            check_columns(req)
+            rows = jobs.inspect_dataset(req)
         except RequestError as exc:
             return request_error_response(exc)
         extra = {name: json_field(body.get(name), name) for name in ("pre_proc", "post_proc", "meta_data")}
         training_data = json_field(body.get("training_data"), "training_data")
         if req.dataset is not None:
-            body["dataset"] = str(req.dataset)  # resolved inside the datasets directory
+            body["dataset"] = str(req.dataset)  # resolved inside the caller's folder or the shared data
         # one commit for the records, made before the job can reach a worker
         with transaction.atomic():
+            jobs.lock_user(request.user)
+            jobs.check_job_quota(request.user, rows)
             job = MLJob.objects.create(
                 user=request.user, title=req.title or req.label, desc=req.desc or req.label,
                 ds_name=req.ds_name or req.label, algo_name=req.algo_name or req.label, ml_type=req.ml_type,
-                predict_feature=req.predict_feature, training_data=training_data, version=req.version, **extra)
+                predict_feature=req.predict_feature, training_data=training_data, version=req.version,
+                num_rows=rows, **extra)
             result = MLJobResult.objects.create(user=request.user, job=job, test_size=req.test_size,
                                                 csv_file=str(req.dataset or ""), acc_data={"accuracy": -1.0})
             body.pop("training_data", None)
@@ -297,19 +311,36 @@ class MLJobViewSet(OwnedViewSet):
             if settings.ANTINEX_WORKER_ENABLED:
                 dispatch.publish_to_core(body)
             else:
-                from api.ml.tasks import task_ml_job
-
-                task_ml_job.delay(job.id, result.id)
+                dispatch.run_in_api_worker(API_JOB_TASK, job.id, result.id)
         except Exception as exc:  # broker down: the job is recorded with the reason, never lost silently
             log.exception("could not queue job %s", job.id)
             mark(job.id, result.id, "error", f"could not queue the job: {type(exc).__name__}: {exc}")
             job.refresh_from_db()
             return Response({"error": job.error_data.get("error"), "job": self.render(job, request),
-                             "results": result.public()}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+                             "results": scrub(result.public(), jobs.data_space(request.user.id))},
+                            status=status.HTTP_503_SERVICE_UNAVAILABLE)
         # a fast worker may have finished already: answer with the current status
         job.refresh_from_db(fields=["status", "control_state", "error_data", "updated"])
         result.refresh_from_db()
-        return Response({"job": self.render(job, request), "results": result.public()}, status=201)
+        return Response({"job": self.render(job, request),
+                         "results": scrub(result.public(), jobs.data_space(request.user.id))}, status=201)
+
+    def destroy(self, request, pk=None):
+        """Delete the job and its results; a running job is stopped at its next batch first."""
+        job = self.get_object(request, pk)
+        jobs.cancel_job(job)
+        job.delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @swagger_auto_schema(request_body=no_body, responses={200: "the job, now cancelled", 409: "already over"})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        """Stop a queued or running job: a running one stops at its next training batch."""
+        job = self.get_object(request, pk)
+        if not jobs.cancel_job(job):
+            return _refuse("id", f"job {job.id} is already {job.status}", status_code=409)
+        job.refresh_from_db()
+        return Response(self.render(job, request))
 
 
 def wait_seconds(request) -> float:
@@ -341,7 +372,7 @@ class MLJobResultViewSet(OwnedViewSet):
 
     def render(self, obj, request) -> dict:
         # lists carry no predictions (they can be 100,000 rows each); an item does
-        return obj.public(include_predictions=self.action != "list")
+        return scrub(obj.public(include_predictions=self.action != "list"), jobs.data_space(request.user.id))
 
     @swagger_auto_schema(manual_parameters=[WAIT_PARAMETER])
     def retrieve(self, request, pk=None):
@@ -366,6 +397,9 @@ class MLPrepareViewSet(OwnedViewSet):
     envelope = "prepares"
     serializer_class = MLPrepareRequestSerializer
 
+    def render(self, obj, request) -> dict:
+        return scrub(obj.public(), jobs.data_space(request.user.id))
+
     @swagger_auto_schema(request_body=MLPrepareRequestSerializer)
     def create(self, request):
         body = request.data
@@ -384,37 +418,36 @@ class MLPrepareViewSet(OwnedViewSet):
             version = int(body.get("version") or 1)
         except (TypeError, ValueError):
             return _refuse("version", "must be an integer")
-        roots = settings.ANTINEX_DATASETS_DIRS
-        out_dir = Path(body.get("output_dir") or roots[0] / "prepared" / f"user_{request.user.id}")
-        if not out_dir.is_absolute():
-            out_dir = roots[0] / out_dir
-        full = Path(body.get("full_file") or out_dir / "fulldata_attack_scans.csv")
-        clean = Path(body.get("clean_file") or out_dir / "cleaned_attack_scans.csv")
-        for name, path in (("output_dir", out_dir), ("full_file", full), ("clean_file", clean)):
-            try:
-                resolved = (roots[0] / path).resolve() if not path.is_absolute() else path.resolve()
-                resolved.as_posix().encode()
-            except (ValueError, OSError) as exc:  # e.g. lone surrogates, names too long
-                return _refuse(name, f"not a usable path ({type(exc).__name__})")
-            if not any(resolved.is_relative_to(r.resolve()) for r in roots):
-                return _refuse(name, "outside the allowed datasets directories", f"{name}: {path} is outside the "
-                               "allowed datasets directories")
-        prep = MLPrepare.objects.create(
-            user=request.user, title=body.get("title") or "no title", desc=body.get("desc") or "no desc",
-            full_file=str(full), clean_file=str(clean), output_dir=str(out_dir),
-            meta_suffix=body.get("meta_suffix") or "metadata.json", ds_dir=str(body.get("ds_dir") or ""),
-            ds_glob_path=str(body["ds_glob_path"]),
-            pipeline_files=json_field(body.get("pipeline_files"), "pipeline_files"),
-            post_proc=json_field(body.get("post_proc"), "post_proc"),
-            label_rules=json_field(body.get("label_rules"), "label_rules"),
-            meta_data=json_field(body.get("meta_data"), "meta_data"), version=version)
-        from api.ml.tasks import task_ml_prepare
-
+        space = jobs.data_space(request.user.id)
         try:
-            task_ml_prepare.delay(prep.id)
-        except Exception as exc:
+            json_fields = {name: json_field(body.get(name), name)
+                           for name in ("pipeline_files", "post_proc", "label_rules", "meta_data")}
+            parse_label_rules(json_fields["label_rules"], LIMITS)
+            # every output resolved inside the caller's own folder before anything is queued;
+            # relative paths are relative to that folder
+            meta_suffix = plain_file_name("meta_suffix", body.get("meta_suffix") or "metadata.json")
+            out_dir = space.write_path("output_dir", body.get("output_dir") or "prepared")
+            full = space.write_path("full_file", body.get("full_file") or out_dir / "fulldata_attack_scans.csv")
+            clean = space.write_path("clean_file", body.get("clean_file") or out_dir / "cleaned_attack_scans.csv")
+            for prefix, out in (("fulldata", full), ("cleaned", clean)):
+                space.write_path("meta_suffix", out.parent / f"{prefix}_{meta_suffix}")
+            space.glob("ds_glob_path", body["ds_glob_path"])
+        except RequestError as exc:
+            return request_error_response(exc)
+        with transaction.atomic():
+            jobs.lock_user(request.user)
+            jobs.check_prepare_quota(request.user)
+            prep = MLPrepare.objects.create(
+                user=request.user, title=body.get("title") or "no title", desc=body.get("desc") or "no desc",
+                full_file=space.public(full), clean_file=space.public(clean), output_dir=space.public(out_dir),
+                meta_suffix=meta_suffix, ds_dir=str(body.get("ds_dir") or ""),
+                ds_glob_path=str(body["ds_glob_path"]), version=version, **json_fields)
+        try:
+            dispatch.run_in_api_worker(API_PREPARE_TASK, prep.id)
+        except Exception as exc:  # broker down: the record says why, nothing is lost silently
+            log.exception("could not queue prepare %s", prep.id)
             prep.status = prep.control_state = "error"
-            prep.error_data = {"error": f"could not queue: {exc}"}
+            prep.error_data = {"error": f"could not queue: {type(exc).__name__}: {exc}"}
             prep.save()
         prep.refresh_from_db()
-        return Response(prep.public(), status=201)
+        return Response(self.render(prep, request), status=201)
