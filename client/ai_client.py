@@ -27,8 +27,9 @@ def _outcome(what: str, res: dict, data: Any = None) -> dict | None:
     status = res["data"].get("status")
     if status == "finished":
         return _resp(SUCCESS, "", data if data is not None else res["data"])
-    if status == "error":
-        return _resp(FAILED, f"{what} failed: {(res['data'].get('error_data') or {}).get('error')}",
+    if status in ("error", "cancelled"):
+        return _resp(FAILED, f"{what} {'failed' if status == 'error' else 'was cancelled'}: "
+                             f"{(res['data'].get('error_data') or {}).get('error')}",
                      data if data is not None else res["data"])
     return None
 

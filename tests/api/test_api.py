@@ -256,11 +256,13 @@ def test_prepare_merges_with_real_labels(stack, alice):
     assert "ip_src" not in prep["post_proc"]["features_to_process"]
     import pandas as pd
 
-    clean = pd.read_csv(prep["clean_file"])
+    # outputs land in her own folder; the record names them relative to it
+    assert prep["clean_file"] == "prepared/cleaned_attack_scans.csv"
+    me = alice.get(f"{stack.url}/users/").json()["id"]
+    clean = pd.read_csv(stack.datasets_dir / "users" / f"user_{me}" / prep["clean_file"])
     assert sorted(clean["label_value"]) == [0, 1, 1]
     bad = alice.post(f"{stack.url}/mlprepare/", json={"ds_glob_path": "/etc/*"})
-    assert bad.status_code == 201 and alice.get(f"{stack.url}/mlprepare/{bad.json()['id']}/").json()["status"] in (
-        "error", "running", "initial")
+    assert bad.status_code == 400 and bad.json()["field"] == "ds_glob_path", bad.text
     outside = alice.post(f"{stack.url}/mlprepare/", json={"ds_glob_path": "x/*.csv", "full_file": "/tmp/x.csv"})
     assert outside.status_code == 400 and outside.json()["field"] == "full_file"
 
