@@ -88,7 +88,8 @@ class MLJobRequestSerializer(serializers.Serializer):
     features_to_process = serializers.ListField(child=serializers.CharField(), required=False)
     ignore_features = serializers.ListField(child=serializers.CharField(), required=False)
     sort_values = serializers.ListField(child=serializers.CharField(), required=False)
-    dataset = serializers.CharField(required=False, help_text="CSV path inside ANTINEX_DATASETS_DIR")
+    dataset = serializers.CharField(required=False, help_text="CSV path: relative to your folder (then the shared "
+                                                              "datasets), or absolute inside one of them")
     predict_rows = serializers.ListField(child=serializers.DictField(), required=False)
     apply_scaler = serializers.BooleanField(required=False)
     publish_to_core = serializers.BooleanField(required=False)
@@ -117,12 +118,13 @@ class MLPrepareRequestSerializer(serializers.Serializer):
 
     title = serializers.CharField(required=False)
     desc = serializers.CharField(required=False)
-    ds_glob_path = serializers.CharField(help_text="glob of recorded CSVs inside ANTINEX_DATASETS_DIR")
+    ds_glob_path = serializers.CharField(help_text="glob of recorded CSVs in your folder and the shared datasets")
     ds_dir = serializers.CharField(required=False)
-    full_file = serializers.CharField(required=False)
-    clean_file = serializers.CharField(required=False)
-    output_dir = serializers.CharField(required=False)
-    meta_suffix = serializers.CharField(required=False)
+    full_file = serializers.CharField(required=False, help_text="written in your folder (relative to it)")
+    clean_file = serializers.CharField(required=False, help_text="written in your folder (relative to it)")
+    output_dir = serializers.CharField(required=False, help_text="a folder inside yours (default prepared)")
+    meta_suffix = serializers.CharField(required=False, help_text="a plain file name: the metadata files are "
+                                                                  "fulldata_<meta_suffix> and cleaned_<meta_suffix>")
     pipeline_files = serializers.DictField(required=False)
     post_proc = serializers.DictField(required=False)
     label_rules = serializers.DictField(required=False)

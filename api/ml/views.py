@@ -278,8 +278,6 @@ class MLJobViewSet(OwnedViewSet):
             return request_error_response(exc)
         extra = {name: json_field(body.get(name), name) for name in ("pre_proc", "post_proc", "meta_data")}
         training_data = json_field(body.get("training_data"), "training_data")
-        if req.dataset is not None:
-            body["dataset"] = str(req.dataset)  # resolved inside the caller's folder or the shared data
         # one commit for the records, made before the job can reach a worker
         with transaction.atomic():
             jobs.lock_user(request.user)
@@ -292,10 +290,14 @@ class MLJobViewSet(OwnedViewSet):
             result = MLJobResult.objects.create(user=request.user, job=job, test_size=req.test_size,
                                                 csv_file=str(req.dataset or ""), acc_data={"accuracy": -1.0})
             body.pop("training_data", None)
+            # training_data overrides top-level keys, as parse_request reads it: the core trains
+            # with exactly what was validated (the server's own keys come last and win)
+            body.update({k: v for k, v in training_data.items() if k != "training_data"})
+            if req.dataset is not None:
+                body["dataset"] = str(req.dataset)  # resolved inside the caller's folder or the shared data
             body.update(job_id=job.id, result_id=result.id, use_model_name=req.label, ml_type=req.ml_type,
                         manifest={"job_id": job.id, "result_id": result.id,
-                                  "worker_result_node": dispatch.worker_result_node(job.id, result.id)},
-                        **{k: v for k, v in training_data.items() if k not in body})
+                                  "worker_result_node": dispatch.worker_result_node(job.id, result.id)})
             body["label"] = f"user_{request.user.id}.{req.label}"  # models are per user, like every record
             body["worker_result_node"] = body["manifest"]["worker_result_node"]
             job.predict_manifest = body

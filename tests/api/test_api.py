@@ -294,3 +294,15 @@ def test_swagger_and_schema(stack):
         assert path in schema["paths"]
     assert "JWT" in schema["securityDefinitions"]
     assert requests.get(f"{stack.url}/docs/", timeout=10).status_code == 200
+
+
+def test_training_data_overrides_like_the_schema(stack, alice):
+    """training_data carrying ml_type or job_id was a 500; the core trains with what the API validated."""
+    body = job_body("train.csv", label="td-override", epochs=7,
+                    training_data=json.dumps({"ml_type": "classification", "job_id": 99999, "epochs": 1}))
+    r = alice.post(f"{stack.url}/ml/", json=body)
+    assert r.status_code == 201, r.text
+    manifest = r.json()["job"]["predict_manifest"]
+    assert manifest["epochs"] == 1 and manifest["job_id"] == r.json()["job"]["id"]
+    result = stack.wait_for_result(alice, manifest["result_id"])
+    assert result["status"] == "finished" and len(result["history"]["loss"]) == 1, result["error_data"]
