@@ -190,6 +190,7 @@ CELERY_TASK_ROUTES = {RESULTS_TASK_NAME: {"queue": RESULTS_TASK_NAME}}
 CACHES = {"default": {
     "BACKEND": "django.core.cache.backends.redis.RedisCache",
     "LOCATION": os.environ.get("ANTINEX_CACHE_URL", CELERY_BROKER_URL),
+    # shares the broker's Redis database by default: never cache.clear() (a FLUSHDB)
     "KEY_PREFIX": "antinex",
     # a Redis that does not answer must not hold a login for long
     "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},

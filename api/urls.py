@@ -10,9 +10,10 @@ from drf_yasg import openapi
 from drf_yasg.views import get_schema_view
 from rest_framework import permissions
 from rest_framework.routers import DefaultRouter
-from rest_framework_simplejwt.views import TokenRefreshView, TokenVerifyView
+from rest_framework_simplejwt.views import TokenVerifyView
 
-from api.ml.views import MLJobResultViewSet, MLJobViewSet, MLPrepareViewSet, TokenView, UserViewSet
+from api.ml.tokens import ActiveUserRefreshView, ThrottledTokenView, throttled_admin_login
+from api.ml.views import MLJobResultViewSet, MLJobViewSet, MLPrepareViewSet, UserViewSet
 
 router = DefaultRouter()
 router.register("users", UserViewSet, basename="users")
@@ -36,9 +37,13 @@ def docs(request, path=""):
     return serve(request, path or "index.html", document_root=str(root))
 
 
+# the admin's password form is a login door too: same throttle as /api-token-auth/
+# (set before admin.site.urls below builds the admin's URL patterns from it)
+admin.site.login = throttled_admin_login(admin.site.login)
+
 urlpatterns = [
-    path("api-token-auth/", TokenView.as_view(), name="api-token-auth"),
-    path("api-token-refresh/", TokenRefreshView.as_view(), name="api-token-refresh"),
+    path("api-token-auth/", ThrottledTokenView.as_view(), name="api-token-auth"),
+    path("api-token-refresh/", ActiveUserRefreshView.as_view(), name="api-token-refresh"),
     path("api-token-verify/", TokenVerifyView.as_view(), name="api-token-verify"),
     re_path(r"^swagger(?P<format>\.json|\.yaml)$", schema_view.without_ui(cache_timeout=0), name="schema-json"),
     path("swagger/", schema_view.with_ui("swagger", cache_timeout=0), name="swagger"),

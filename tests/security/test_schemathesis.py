@@ -1,7 +1,12 @@
 """Generated input against every operation in /swagger.json: never a 5xx.
 
 schemathesis reads the API's own OpenAPI document and sends examples,
-boundary values and fuzzed bodies, with and without a valid JWT.
+boundary values and fuzzed bodies, with and without a valid JWT. Shapes it
+never generates from the schema (JSON nested 950 levels deep on /ml/ and
+/mlprepare/, a refresh token whose user was deleted, HTTP Basic
+credentials, password guessing) are explicit requests in test_doors.py.
+Its failed logins may meet the login throttle: a 429 is an answer, not a
+server error.
 """
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import requests
 
 from conftest import redis_url
 
@@ -50,8 +56,10 @@ def test_no_server_errors_on_generated_input(stack, tmp_path, auth):
     code, out = _run(stack, tmp_path, *headers)
     assert code == 0, out[-8000:] + "\napi log:\n" + stack.log("api")
     assert "No issues found" in out, out[-3000:]
-    # it really exercised the API: every operation, many generated cases
-    assert re.search(r"Tested: 18\b", out), out[-3000:]
+    # it really exercised the API: every operation of the schema, many generated cases
+    schema = requests.get(f"{stack.url}/swagger.json", timeout=10).json()
+    operations = sum(1 for item in schema["paths"].values() for method in item if method != "parameters")
+    assert operations >= 18 and re.search(rf"Tested: {operations}\b", out), out[-3000:]
     generated = int(re.search(r"(\d+) generated", out).group(1))
     assert generated > 300, out[-3000:]
     assert "internal error" not in stack.log("api"), stack.log("api")
