@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
-# One image for every Python service of the stack (api, worker, core,
-# pipeline subscriber, migrations); compose.yml gives each a command.
+# One image for every Python service of the stack (api, worker, core-train,
+# core-predict, pipeline subscriber, migrations); compose.yml gives each a command.
 # The `jupyter` target adds JupyterLab on top for the notebooks; the last
 # stage (`runtime`) is what a plain `docker build .` gives.
 

@@ -7,10 +7,10 @@
 #
 # Local mode starts (each in its own process group, pid in var/run, log in
 # var/log): PostgreSQL and Redis if they are down (scripts/services.sh), the
-# migrations, gunicorn (the API), the API Celery worker, the core worker and,
-# with --subscriber, the NEW_PACKETS subscriber. Settings come from the
-# environment (see docs/operations.md); --env-file FILE is sourced first.
-# ./stop-all.sh stops everything again.
+# migrations, gunicorn (the API), the API Celery worker, the core workers
+# core-train and core-predict and, with --subscriber, the NEW_PACKETS
+# subscriber. Settings come from the environment (docs/operations.md);
+# --env-file FILE is sourced first. ./stop-all.sh stops everything again.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cd "$ROOT"
@@ -118,6 +118,8 @@ local_settings() {
     fi
     export ANTINEX_BIND=${ANTINEX_BIND:-127.0.0.1}
     export ANTINEX_API_PORT=${ANTINEX_API_PORT:-8010}
+    # Plain http on loopback: Production's Secure cookies would stop the admin login there (docs/security.md).
+    case "$ANTINEX_BIND" in 127.*|localhost|::1) export DJANGO_SECURE_COOKIES=${DJANGO_SECURE_COOKIES:-0} ;; esac
     export DATABASE_URL=${DATABASE_URL:-postgres://${POSTGRES_USER:-postgres}:${POSTGRES_PASSWORD:-postgres}@${POSTGRES_HOST:-127.0.0.1}:${POSTGRES_PORT:-5432}/${POSTGRES_DB:-antinex}}
     export BROKER_URL=${BROKER_URL:-redis://127.0.0.1:6379/9}
     export ANTINEX_AUTH_URL=${ANTINEX_AUTH_URL:-redis://127.0.0.1:6379/6}
@@ -194,6 +196,14 @@ http_ok() {
 
 worker_ready() { grep -q "ready\." "$LOG_DIR/$1.log"; }
 
+# start_core NAME QUEUE: a core worker (one process: --pool solo holds its
+# model cache). The celery command line takes its broker from BROKER_URL
+# (the API broker here), so the core gets its own broker under that name.
+start_core() {
+    start "$1" env BROKER_URL="$ANTINEX_CORE_BROKER_URL" celery -A core.celery_app worker \
+        -Q "$2" --pool solo --hostname "$1@%h" --loglevel INFO
+}
+
 ensure_database() {
     "$PYTHON" - <<'EOF'
 """Create the database named in DATABASE_URL if the server lacks it."""
@@ -248,18 +258,18 @@ run_local() {
     start worker celery -A api.celery_app worker \
         -Q "celery,drf_network_pipeline.pipeline.tasks.task_ml_process_results,antinex.api" \
         --concurrency "${API_WORKER_CONCURRENCY:-2}" --hostname "api@%h" --loglevel INFO
-    # The celery command line takes its broker from BROKER_URL (the API
-    # broker here), so the core gets its own broker under that name.
-    start core env BROKER_URL="$ANTINEX_CORE_BROKER_URL" celery -A core.celery_app worker \
-        -Q "${TRAIN_QUEUE:-webapp.train.requests},${PREDICT_QUEUE:-webapp.predict.requests}" \
-        --pool solo --hostname "core@%h" --loglevel INFO
+    # Two core workers, so predictions never wait behind a training; the
+    # predict worker sends a model it cannot find to the train worker.
+    start_core core-train "${TRAIN_QUEUE:-webapp.train.requests}"
+    start_core core-predict "${PREDICT_QUEUE:-webapp.predict.requests}"
     if [ "$SUBSCRIBER" = 1 ]; then
         start subscriber antinex-subscriber
     fi
 
     wait_for api "$timeout" http_ok "$base/swagger.json"
     wait_for worker "$timeout" worker_ready worker
-    wait_for core "$timeout" worker_ready core
+    wait_for core-train "$timeout" worker_ready core-train
+    wait_for core-predict "$timeout" worker_ready core-predict
     print_urls "$base" "$LOG_DIR"
 }
 

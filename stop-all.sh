@@ -68,8 +68,9 @@ stop_group() {
 stop_local() {
     local stopped=0 failed=0 pidfile name pid
     shopt -s nullglob
-    # Reverse start order: producers of work stop before its consumers.
-    for name in subscriber api worker core; do
+    # Reverse start order: producers of work stop before its consumers
+    # (core-predict forwards to core-train; "core" is the single worker of older runs).
+    for name in subscriber api worker core-predict core-train core; do
         pidfile=$RUN_DIR/$name.pid
         [ -f "$pidfile" ] || continue
         pid=$(cat "$pidfile")

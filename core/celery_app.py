@@ -1,10 +1,14 @@
 """The core worker's Celery app.
 
-    celery -A core.celery_app worker -Q webapp.train.requests,webapp.predict.requests --pool solo
+    celery -A core.celery_app worker -Q webapp.train.requests --pool solo -n core-train@%h
+    celery -A core.celery_app worker -Q webapp.predict.requests --pool solo -n core-predict@%h
+    celery -A core.celery_app worker -Q webapp.train.requests,webapp.predict.requests --pool solo  (one for both)
 
-``--pool solo``: one process holds the model cache, so every request for a
-label finds its model in memory. Scale out with more worker processes or
-machines sharing the broker and ANTINEX_MODEL_STORE (docs/core.md).
+Two workers, so predictions never wait behind a training; one process
+consuming both queues works too (small setups, tests). ``--pool solo``: one
+process holds the model cache, so every request for a label finds its model
+in memory. Scale out with more worker processes or machines sharing the
+broker and ANTINEX_MODEL_STORE (docs/core.md).
 """
 from __future__ import annotations
 

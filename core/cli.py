@@ -1,6 +1,6 @@
 """``antinex-core``: run the core worker and manage its model store.
 
-    antinex-core worker [--concurrency N]
+    antinex-core worker [--queues both|train|predict]
     antinex-core models list                     (the model store)
     antinex-core models cached                   (what running workers hold in memory)
     antinex-core models warm LABEL [LABEL ...]   (load stored models into running workers)
@@ -24,6 +24,8 @@ def main(argv: list[str] | None = None) -> int:
     sub = ap.add_subparsers(dest="command", required=True)
     w = sub.add_parser("worker", help="start the core worker (one process holds the cache)")
     w.add_argument("--loglevel", default="INFO")
+    w.add_argument("--queues", choices=("both", "train", "predict"), default="both",
+                   help="train: the train worker, predict: the predict worker (docs/core.md)")
     m = sub.add_parser("models", help="the model store")
     m.add_argument("action", choices=("list", "cached", "warm", "delete"))
     m.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for workers' replies")
@@ -33,7 +35,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "worker":
         from core.celery_app import app
 
-        app.worker_main(["worker", "-l", args.loglevel, "-Q", f"{settings.TRAIN},{settings.PREDICT}",
+        queues = {"both": f"{settings.TRAIN},{settings.PREDICT}", "train": settings.TRAIN,
+                  "predict": settings.PREDICT}[args.queues]
+        named = [] if args.queues == "both" else ["-n", f"core-{args.queues}@%h"]
+        app.worker_main(["worker", "-l", args.loglevel, "-Q", queues, *named,
                          "--pool", "solo", "--without-gossip", "--without-mingle"])
         return 0
     from utils.model_store import ModelStore

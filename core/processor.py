@@ -2,6 +2,8 @@
 
 The processor owns the in-memory cache and the model store of a worker
 process. It never raises for a bad request: the job gets an error result.
+It raises :class:`NeedsTraining` for a predict request it may not train
+(the predict worker forwards those), and lets ``JobStopped`` through.
 """
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from pathlib import Path
 
 from core.model_cache import ModelCache
 from utils.consts import ERR
+from utils.jobcontrol import StopCheck
 from utils.make_predictions import make_predictions
 from utils.model_store import ModelStore, ModelStoreError
 from utils.request import RequestError, model_key, parse_request
@@ -29,6 +32,10 @@ def result_node(body: dict) -> dict | None:
     return None
 
 
+class NeedsTraining(Exception):
+    """A predict request whose model is neither in memory nor in the store."""
+
+
 class Processor:
     """Train/predict requests against an LRU cache backed by a model store."""
 
@@ -39,23 +46,36 @@ class Processor:
         self.trained_count = 0
 
     def _model_for_predict(self, label: str):
-        """(model, source) for a predict request: memory, then the store, else (None, None)."""
-        key = model_key(label)
-        model = self.cache.get(key)
-        if model is not None:
-            return model, "memory"
-        if self.store.exists(label):
-            try:
-                model = self.store.load(label)
-            except ModelStoreError as exc:
-                log.warning("stored model %s unusable, will retrain: %s", label, exc)
-                return None, None
-            self.cache.put(key, model)
-            return model, "store"
-        return None, None
+        """(model, source) for a predict request: memory, then the store, else (None, None).
 
-    def handle(self, body, kind: str) -> dict:
-        """Process one request body; returns the JSON-safe ``data`` block to send back."""
+        The cached model is used only while the store holds the same version
+        (or none): another worker sharing the store may have retrained it.
+        """
+        key = model_key(label)
+        cached = self.cache.get(key)
+        stored = self.store.version(label)
+        if cached is not None and stored in (None, (cached.model_ref or {}).get("checksum")):
+            return cached, "memory"
+        if stored is None:
+            return None, None
+        try:
+            model = self.store.load(label)
+        except ModelStoreError as exc:
+            if cached is not None:  # e.g. a newer save under way, or a damaged file: the old model answers
+                log.warning("stored model %s unreadable, serving the cached one: %s", label, exc)
+                return cached, "memory"
+            log.warning("stored model %s unusable, will retrain: %s", label, exc)
+            return None, None
+        self.cache.put(key, model)
+        return model, "store"
+
+    def handle(self, body, kind: str, *, stop: StopCheck | None = None, train_missing: bool = True) -> dict:
+        """Process one request body; returns the JSON-safe ``data`` block to send back.
+
+        ``kind`` "predict" reuses the label's model; when it exists nowhere the
+        request trains it, or, with ``train_missing`` False, raises
+        :class:`NeedsTraining`. ``stop`` is asked between training batches.
+        """
         started = time.perf_counter()
         if not isinstance(body, dict):
             return {"status": ERR, "err": f"request must be a JSON object, got {type(body).__name__}"}
@@ -68,10 +88,12 @@ class Processor:
         model, source = (None, None)
         if kind == "predict":
             model, source = self._model_for_predict(req.label)
+            if model is None and not train_missing:
+                raise NeedsTraining(req.label)
         if model is not None:
-            res = make_predictions(req, trained=model)
+            res = make_predictions(req, trained=model, stop=stop)
         else:
-            res = make_predictions(req, store=self.store)
+            res = make_predictions(req, store=self.store, stop=stop)
             source = "trained"
             if res["status"] == 0:
                 self.trained_count += 1

@@ -1,7 +1,10 @@
 """A live AntiNex stack for tests: a fresh PostgreSQL database, migrations,
 gunicorn on a free loopback port, the API Celery worker and, on request,
-the core worker. Everything is a real process; everything is stopped (by
-process group) and the database dropped at exit.
+the core worker (one "core" on both queues, or with ``split_core`` a
+"core-train" and a "core-predict" worker). Everything is a real process;
+everything is stopped (by process group) and the database dropped at exit.
+``with_api=False`` starts only the core workers (tests that talk to the
+core broker directly).
 
     with LiveStack(redis_url("api"), core_redis=redis_url("api_core"), with_core=True) as stack:
         stack.create_user("alice", "secret-pass", "alice@example.com")
@@ -24,7 +27,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 from conftest import PG_URL_BASE, REDIS_DBS, REDIS_HOST, REDIS_PORT, flush_redis, free_port  # noqa: E402
 
+from utils.consts import PREDICT_QUEUE, TRAIN_QUEUE  # noqa: E402
+
 BIN = Path(sys.executable).parent
+# name -> queues of the core workers a stack starts
+CORE_WORKERS = {"core": (TRAIN_QUEUE, PREDICT_QUEUE)}
+SPLIT_CORE_WORKERS = {"core-train": (TRAIN_QUEUE,), "core-predict": (PREDICT_QUEUE,)}
 
 
 def _redis(value: int | str | None) -> str | None:
@@ -38,10 +46,13 @@ class LiveStack:
 
     def __init__(self, redis: int | str = REDIS_DBS["api"], core_redis: int | str | None = None,
                  with_core: bool = False, tmp_path: Path | None = None, extra_env: dict | None = None,
-                 api_workers: int = 2, pg_url_base: str = PG_URL_BASE):
+                 api_workers: int = 2, pg_url_base: str = PG_URL_BASE, split_core: bool = False,
+                 with_api: bool = True):
         self.redis = _redis(redis)
         self.core_redis = _redis(core_redis) or self.redis
         self.with_core = with_core
+        self.core_workers = SPLIT_CORE_WORKERS if split_core else CORE_WORKERS
+        self.with_api = with_api
         self.tmp = Path(tmp_path or tempfile.mkdtemp(prefix="antinex-stack-"))
         self.db_name = f"antinex_test_{uuid.uuid4().hex[:10]}"
         self.pg_url_base = pg_url_base
@@ -51,6 +62,7 @@ class LiveStack:
         self.model_store = self.tmp / "models"
         self.logs = self.tmp / "logs"
         self.procs: dict[str, subprocess.Popen] = {}
+        self._log_offsets: dict[str, int] = {}  # where each process's current run starts in its log
         self.env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "api.settings",
@@ -75,10 +87,14 @@ class LiveStack:
         for d in (self.datasets_dir, self.model_store, self.logs):
             d.mkdir(parents=True, exist_ok=True)
         try:
-            self._create_db()
             flush_redis(self.redis)
             if self.core_redis != self.redis:
                 flush_redis(self.core_redis)
+            if not self.with_api:
+                if self.with_core:
+                    self.start_cores()
+                return self
+            self._create_db()
             self._run([str(BIN / "antinex-manage"), "migrate", "--noinput"], "migrate")
             self._run([str(BIN / "antinex-manage"), "collectstatic", "--noinput"], "collectstatic")
             self.start("api", [str(BIN / "gunicorn"), "api.wsgi:application", "-c", "python:api.gunicorn_conf",
@@ -87,25 +103,55 @@ class LiveStack:
                                   "-c", "1", "-n", f"api-{self.port}@%h", "--without-gossip", "--without-mingle",
                                   "-Q", "celery,antinex.api,drf_network_pipeline.pipeline.tasks.task_ml_process_results"])
             if self.with_core:
-                self.start_core()
+                self.start_cores()
             self._wait_http()
         except BaseException:
             self.__exit__(None, None, None)
             raise
         return self
 
-    def start_core(self, name: str = "core", extra_env: dict | None = None) -> subprocess.Popen:
+    def start_cores(self) -> None:
+        """The stack's core workers: "core" on both queues, or "core-train" and "core-predict"."""
+        for name, queues in self.core_workers.items():
+            self.start_core(name, queues=queues)
+
+    def start_core(self, name: str = "core", extra_env: dict | None = None,
+                   queues: tuple[str, ...] | list[str] | None = None) -> subprocess.Popen:
+        """A core worker (--pool solo) on ``queues``: by default both, or its own when ``name`` is a split one."""
+        queues = queues or {**CORE_WORKERS, **SPLIT_CORE_WORKERS}.get(name, CORE_WORKERS["core"])
         env = {**self.env, "BROKER_URL": self.core_redis, **(extra_env or {})}
         return self.start(name, [str(BIN / "celery"), "-A", "core.celery_app", "worker", "-l", "INFO",
-                                 "-Q", "webapp.train.requests,webapp.predict.requests", "--pool", "solo",
+                                 "-Q", ",".join(queues), "--pool", "solo",
                                  "-n", f"{name}-{self.port}@%h", "--without-gossip", "--without-mingle"], env=env)
 
     def start(self, name: str, cmd: list[str], env: dict | None = None) -> subprocess.Popen:
-        log = open(self.logs / f"{name}.log", "ab")
+        path = self.logs / f"{name}.log"
+        self._log_offsets[name] = path.stat().st_size if path.exists() else 0
+        log = open(path, "ab")
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env or self.env, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
         self.procs[name] = proc
         return proc
+
+    def run_log(self, name: str) -> str:
+        """The whole log of the current (or last) run of process ``name``."""
+        path = self.logs / f"{name}.log"
+        if not path.exists():
+            return ""
+        with open(path, "rb") as f:
+            f.seek(self._log_offsets.get(name, 0))
+            return f.read().decode(errors="replace")
+
+    def wait_log(self, name: str, text: str, timeout: float = 120, count: int = 1) -> None:
+        """Until the current run of ``name`` has logged ``text`` ``count`` times; fails if it exits first."""
+        deadline = time.time() + timeout
+        while self.run_log(name).count(text) < count:
+            proc = self.procs.get(name)
+            if proc is None or proc.poll() is not None:
+                raise RuntimeError(f"{name} is not running:\n{self.log(name)}")
+            if time.time() > deadline:
+                raise TimeoutError(f"{name} did not log {text!r} in {timeout}s:\n{self.log(name)}")
+            time.sleep(0.2)
 
     def stop(self, name: str, sig: int = signal.SIGTERM, timeout: float = 30) -> None:
         proc = self.procs.pop(name, None)
@@ -124,7 +170,8 @@ class LiveStack:
     def __exit__(self, *exc) -> None:
         for name in list(self.procs):
             self.stop(name)
-        self._drop_db()
+        if self.with_api:
+            self._drop_db()
 
     def log(self, name: str) -> str:
         path = self.logs / f"{name}.log"
@@ -195,5 +242,5 @@ class LiveStack:
             if r.status_code == 200 and r.json().get("status") in ("finished", "error"):
                 return r.json()
             time.sleep(0.3)
-        raise TimeoutError(f"result {result_id} not done in {timeout}s\nworker:\n{self.log('worker')}\n"
-                           f"core:\n{self.log('core')}")
+        cores = "".join(f"{name}:\n{self.log(name)}\n" for name in self.core_workers)
+        raise TimeoutError(f"result {result_id} not done in {timeout}s\nworker:\n{self.log('worker')}\n{cores}")

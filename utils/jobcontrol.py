@@ -36,6 +36,24 @@ class JobStopped(Exception):
         super().__init__(message)
         self.reason = reason
 
+    def result(self) -> dict:
+        """The error ``data`` block a worker sends back for a job that ends here."""
+        from utils.consts import ERR
+
+        return {"status": ERR, "err": str(self), "stopped": self.reason}
+
+
+# Celery's own limits, a margin past the job's: the per-batch check stops a
+# job at its limit; these catch what runs outside training (loading, predicting).
+# Only pools with a timer enforce them (prefork); the solo pool ignores them.
+CELERY_SOFT_MARGIN = 60
+CELERY_HARD_MARGIN = 120
+
+
+def celery_time_limits(job_time_limit: float) -> dict:
+    """``soft_time_limit``/``time_limit`` options of a Celery task running jobs bounded by ``job_time_limit``."""
+    return {"soft_time_limit": job_time_limit + CELERY_SOFT_MARGIN, "time_limit": job_time_limit + CELERY_HARD_MARGIN}
+
 
 def cancel_key(job_id: int | str) -> str:
     """The Redis key that says job ``job_id`` was cancelled."""

@@ -2,7 +2,10 @@
 
 ``make_predictions`` never raises for bad input: it returns
 ``{"status": ERR, "err": "<field>: <reason>", ...}`` so workers can record
-the error on the job instead of crashing.
+the error on the job instead of crashing. A job stopped by its
+:class:`~utils.jobcontrol.StopCheck` raises :class:`~utils.jobcontrol.JobStopped`:
+the worker decides what that means (a cancelled job ends, a job stopped by a
+shutdown is queued again).
 """
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ import numpy as np
 from utils.consts import ERR, SUCCESS
 from utils.dataset import load_frame, target_vector
 from utils.evaluate import classification_metrics, regression_metrics
+from utils.jobcontrol import StopCheck
 from utils.merge import merge_predictions
 from utils.model_store import ModelStore, ModelStoreError
 from utils.request import MLRequest, RequestError, parse_request, require_data
@@ -92,10 +96,12 @@ def result_data(trained: TrainedModel, req: MLRequest, predicted: dict, *, train
 
 def make_predictions(req: dict | MLRequest, *, trained: TrainedModel | None = None,
                      store: ModelStore | None = None, datasets_dirs: list[Path] | None = None,
-                     progress: bool = False) -> dict:
+                     progress: bool = False, stop: StopCheck | None = None) -> dict:
     """Train (unless ``trained`` is given) and predict; returns status, err, data, model.
 
     With ``store`` a newly trained model is saved under the request's label.
+    ``stop`` is asked after every training batch and before predicting; its
+    ``JobStopped`` propagates (a stopped training saves nothing).
     """
     started = time.perf_counter()
     try:
@@ -104,9 +110,11 @@ def make_predictions(req: dict | MLRequest, *, trained: TrainedModel | None = No
         trained_now = trained is None
         if trained is None:
             df = load_frame(req)
-            trained = train(req, df, progress=progress)
+            trained = train(req, df, progress=progress, stop=stop)
             if store is not None:
                 store.save(trained, req.label)
+        if stop is not None:
+            stop.check()
         predicted = predict_with(trained, req)
         data = result_data(trained, req, predicted, trained_now=trained_now)
         data["seconds"] = round(time.perf_counter() - started, 3)

@@ -72,6 +72,19 @@ class ModelStore:
     def exists(self, name: str) -> bool:
         return (self.path(name) / "checksum.sha256").is_file()
 
+    def version(self, name: str) -> str | None:
+        """The stored model's checksum (its ``model_ref["checksum"]``), or None when there is none.
+
+        One small read: cheap enough to ask before every predict, so a
+        process holding the model in memory sees that another one saved a
+        new model under the same name (a save renames a whole new directory
+        into place, so this is the old checksum or the new one).
+        """
+        try:
+            return (self.path(name) / "checksum.sha256").read_text().strip() or None
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+
     def save(self, trained: TrainedModel, name: str) -> dict:
         """Write ``trained`` under ``name`` atomically; returns its reference."""
         final = self.path(name)

@@ -11,6 +11,7 @@ from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 
 from utils.dataset import choose_features, feature_matrix, target_vector
 from utils.evaluate import classification_metrics, regression_metrics
+from utils.jobcontrol import StopCheck
 from utils.model_builder import build_model
 from utils.progress import EpochProgress
 from utils.request import MLRequest, RequestError
@@ -27,9 +28,29 @@ def _classes(req: MLRequest, y: np.ndarray) -> list[float]:
     return classes
 
 
-def _fit(req: MLRequest, x_tr, y_tr, x_val, y_val, n_out: int, progress: bool) -> tuple[keras.Model, dict]:
+class StopAtBatch(keras.callbacks.Callback):
+    """Asks a :class:`StopCheck` after every batch; the :class:`JobStopped` it raises ends ``fit``.
+
+    With ``steps_per_execution=32`` (utils/model_builder.py) Keras calls this
+    once per 32 steps, and after an epoch's last (partial) run of steps.
+    """
+
+    def __init__(self, stop: StopCheck):
+        super().__init__()
+        self.stop = stop
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.stop.check()
+
+
+def _callbacks(stop: StopCheck | None) -> list[keras.callbacks.Callback]:
+    return [StopAtBatch(stop)] if stop is not None else []
+
+
+def _fit(req: MLRequest, x_tr, y_tr, x_val, y_val, n_out: int, progress: bool,
+         stop: StopCheck | None = None) -> tuple[keras.Model, dict]:
     model = build_model(x_tr.shape[1], req, n_out)
-    callbacks = [EpochProgress(req.epochs, req.label)] if progress else []
+    callbacks = _callbacks(stop) + ([EpochProgress(req.epochs, req.label)] if progress else [])
     hist = model.fit(
         x_tr, y_tr,
         validation_data=(x_val, y_val) if len(x_val) else None,
@@ -44,8 +65,12 @@ def _fit(req: MLRequest, x_tr, y_tr, x_val, y_val, n_out: int, progress: bool) -
     return model, history
 
 
-def train(req: MLRequest, df: pd.DataFrame, *, progress: bool = False) -> TrainedModel:
-    """Train a new model for ``req`` on ``df`` and evaluate it on held-out rows."""
+def train(req: MLRequest, df: pd.DataFrame, *, progress: bool = False, stop: StopCheck | None = None) -> TrainedModel:
+    """Train a new model for ``req`` on ``df`` and evaluate it on held-out rows.
+
+    ``stop`` is asked after every batch (cross-validation folds included);
+    the :class:`~utils.jobcontrol.JobStopped` it raises propagates.
+    """
     started = time.perf_counter()
     keras.utils.set_random_seed(req.seed)
     features = choose_features(req, df)
@@ -84,8 +109,8 @@ def train(req: MLRequest, df: pd.DataFrame, *, progress: bool = False) -> Traine
             yt_tr, yt_te = y_tr.astype(np.float32), y_te.astype(np.float32)
         n_out = 1
 
-    cv = cross_validate(req, x_tr, yt_tr, n_out) if req.cross_validate else None
-    model, history = _fit(req, x_tr, yt_tr, x_te, yt_te, n_out, progress)
+    cv = cross_validate(req, x_tr, yt_tr, n_out, stop) if req.cross_validate else None
+    model, history = _fit(req, x_tr, yt_tr, x_te, yt_te, n_out, progress, stop)
     trained = TrainedModel(
         model=model, features=features, predict_feature=req.predict_feature, ml_type=req.ml_type,
         x_scaling=x_scaling, y_scaling=y_scaling, classes=classes, label_rules=req.label_rules,
@@ -136,14 +161,16 @@ def _novelty_metrics(req: MLRequest, novelty, x_te, y_te, pred, classes) -> dict
             "combined": classification_metrics(y_te, combined, None, classes)}
 
 
-def cross_validate(req: MLRequest, x: np.ndarray, y: np.ndarray, n_out: int) -> dict:
+def cross_validate(req: MLRequest, x: np.ndarray, y: np.ndarray, n_out: int,
+                   stop: StopCheck | None = None) -> dict:
     """k-fold (stratified for classification) scores on the training rows."""
     splitter = (StratifiedKFold if req.ml_type == "classification" else KFold)(
         n_splits=req.num_splits, shuffle=True, random_state=req.seed)
     scores = []
     for fold_tr, fold_te in splitter.split(x, y.astype(int) if req.ml_type == "classification" else y):
         model = build_model(x.shape[1], req, n_out)
-        model.fit(x[fold_tr], y[fold_tr], epochs=req.epochs, batch_size=req.batch_size, verbose=0)
+        model.fit(x[fold_tr], y[fold_tr], epochs=req.epochs, batch_size=req.batch_size, verbose=0,
+                  callbacks=_callbacks(stop))
         scores.append(float(model.evaluate(x[fold_te], y[fold_te], verbose=0, return_dict=True).get(
             "accuracy" if req.ml_type == "classification" else "loss")))
     return {"num_splits": req.num_splits, "scores": scores,

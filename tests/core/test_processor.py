@@ -68,3 +68,28 @@ def test_result_node_lookup():
     assert result_node({"manifest": {"worker_result_node": node}}) == node
     assert result_node({"worker_result_node": node}) == node
     assert result_node({"manifest": "bad"}) is None and result_node([1]) is None
+
+
+def test_a_model_retrained_elsewhere_is_reloaded(tmp_path, dataset):
+    """Two processes share a store: the one holding the model in memory notices a newer save."""
+    predictor, trainer = Processor(tmp_path / "store"), Processor(tmp_path / "store")
+    first = trainer.handle(body(dataset, "Shared"), "train")
+    assert first["status"] == 0, first.get("err")
+    assert predictor.store.version("Shared") == first["model_ref"]["checksum"]
+    assert predictor.handle(body(dataset, "shared"), "predict")["model_source"] == "store"
+    assert predictor.handle(body(dataset, "shared"), "predict")["model_source"] == "memory"
+    second = trainer.handle(body(dataset, "Shared", seed=2), "train")
+    assert second["model_ref"]["checksum"] != first["model_ref"]["checksum"]
+    again = predictor.handle(body(dataset, "shared"), "predict")
+    assert again["model_source"] == "store" and again["model_ref"]["checksum"] == second["model_ref"]["checksum"]
+    assert predictor.handle(body(dataset, "shared"), "predict")["model_source"] == "memory"
+    assert predictor.store.version("never-saved") is None
+
+
+def test_a_predict_only_processor_never_trains(tmp_path, dataset):
+    from core.processor import NeedsTraining
+
+    proc = Processor(tmp_path / "store")
+    with pytest.raises(NeedsTraining):
+        proc.handle(body(dataset, "nowhere"), "predict", train_missing=False)
+    assert proc.trained_count == 0 and not proc.store.exists("nowhere")

@@ -25,7 +25,8 @@ from .compose_config import (
     run_compose,
 )
 
-PYTHON_SERVICES = {"migrate", "api", "worker", "core", "pipeline", "jupyter"}
+CORE_SERVICES = {"core-train": [consts.TRAIN_QUEUE], "core-predict": [consts.PREDICT_QUEUE]}
+PYTHON_SERVICES = {"migrate", "api", "worker", "pipeline", "jupyter"} | set(CORE_SERVICES)
 EXPECTED_SERVICES = PYTHON_SERVICES | {"postgres", "redis", "pgadmin"}
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|(^|_)KEY$")
 
@@ -84,7 +85,8 @@ def test_start_order(config):
     assert svcs["worker"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
     for name in ("migrate", "api", "worker"):
         assert {"postgres", "redis"} <= set(svcs[name]["depends_on"]), name
-    assert "redis" in svcs["core"]["depends_on"]
+    for name in CORE_SERVICES:
+        assert "redis" in svcs[name]["depends_on"], name
     assert svcs["migrate"]["restart"] == "no"
 
 
@@ -173,7 +175,7 @@ def test_volumes_for_database_datasets_and_models(config):
 
     assert targets("postgres")["/var/lib/postgresql/data"] == "pgdata"
     assert targets("redis")["/data"] == "redisdata"
-    for name in ("api", "worker", "core", "pipeline", "jupyter"):
+    for name in ("api", "worker", "pipeline", "jupyter", *CORE_SERVICES):
         t = targets(name)
         assert t.get("/opt/antinex/models") == "models", name
         assert t.get("/opt/antinex/datasets") == "datasets", name
@@ -211,13 +213,16 @@ def test_worker_commands_listen_on_the_contract_queues(config):
     queues = worker[worker.index("-Q") + 1].split(",")
     assert "celery" in queues and consts.RESULTS_TASK_NAME in queues and "antinex.api" in queues
 
-    core = _command(config, "core")
-    assert core[:4] == ["celery", "-A", "core.celery_app", "worker"]
-    assert core[core.index("-Q") + 1].split(",") == [consts.TRAIN_QUEUE, consts.PREDICT_QUEUE]
-    assert "--pool=solo" in core
-    # `celery` reads its broker from BROKER_URL, so the core must see its own there.
-    core_env = config["services"]["core"]["environment"]
-    assert core_env["BROKER_URL"] == core_env["ANTINEX_CORE_BROKER_URL"] == "redis://redis:6379/6"
+    # two core workers, so predictions never wait behind a training: one queue each
+    for name, queues in CORE_SERVICES.items():
+        core = _command(config, name)
+        assert core[:4] == ["celery", "-A", "core.celery_app", "worker"], name
+        assert core[core.index("-Q") + 1].split(",") == queues, name
+        assert "--pool=solo" in core, name
+        # `celery` reads its broker from BROKER_URL, so the core must see its own there.
+        core_env = config["services"][name]["environment"]
+        assert core_env["BROKER_URL"] == core_env["ANTINEX_CORE_BROKER_URL"] == "redis://redis:6379/6", name
+        assert "healthcheck" in config["services"][name], name
     assert config["services"]["worker"]["environment"]["BROKER_URL"] == "redis://redis:6379/9"
     assert _module_exists("api.celery_app"), "api/celery_app.py is missing"
     assert _module_exists("core.celery_app"), "core/celery_app.py is missing"

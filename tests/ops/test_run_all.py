@@ -1,6 +1,6 @@
 """run-all.sh / stop-all.sh in local mode, for real.
 
-run-all.sh starts gunicorn, the API worker and the core worker against the
+run-all.sh starts gunicorn, the API worker and the two core workers against the
 real PostgreSQL (a database of its own) and Redis (this area's databases),
 on a free port; the test then uses the API and pings both workers, and
 stop-all.sh must end every process group it started.
@@ -26,7 +26,7 @@ from .compose_config import EXAMPLE_ENV, read_env_file, resolved_config
 ROOT = Path(__file__).resolve().parents[2]
 RUN_ALL = ROOT / "run-all.sh"
 STOP_ALL = ROOT / "stop-all.sh"
-SERVICES = ("api", "worker", "core")
+SERVICES = ("api", "worker", "core-train", "core-predict")
 
 pytestmark = pytest.mark.stack
 
@@ -149,7 +149,17 @@ def test_api_answers_with_its_schema_and_database(stack):
 def test_both_workers_answer_on_their_brokers(stack):
     assert stack["started"].returncode == 0
     assert any(n.startswith("api@") for n in _ping_workers(stack["api_broker"]))
-    assert any(n.startswith("core@") for n in _ping_workers(stack["core_broker"]))
+    core = _ping_workers(stack["core_broker"])
+    assert any(n.startswith("core-train@") for n in core) and any(n.startswith("core-predict@") for n in core), core
+
+
+def test_admin_cookies_work_over_plain_http_on_loopback(stack):
+    """Bound to 127.0.0.1, run-all.sh turns off Production's Secure cookies: the admin login works over http."""
+    assert stack["started"].returncode == 0
+    login = requests.get(f"{stack['url']}/admin/login/", timeout=30)
+    assert login.status_code == 200
+    cookie = login.headers.get("Set-Cookie", "")
+    assert "csrftoken=" in cookie and "secure" not in cookie.lower(), cookie
 
 
 def test_run_all_again_keeps_the_running_processes(stack):
