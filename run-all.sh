@@ -137,14 +137,20 @@ local_settings() {
     export ANTINEX_STATIC_ROOT=${ANTINEX_STATIC_ROOT:-$VAR_DIR/static}
     export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2}
     mkdir -p "$ANTINEX_MODEL_STORE" "$DS_DIR"
-    # A secret key of this installation, made once and kept private.
+    # A secret key of this installation, made once and kept private, in a
+    # folder of its own that no datasets directory contains (the API refuses
+    # to start otherwise: a request must never be able to name it).
     if [ -z "${DJANGO_SECRET_KEY:-}" ]; then
-        local keyfile=$VAR_DIR/secret_key
+        local keydir=$VAR_DIR/secrets
+        local keyfile=$keydir/secret_key
+        (umask 077; mkdir -p "$keydir")
+        chmod 700 "$keydir"
+        # installations before the move kept it in var/ itself: keep the same key (and its tokens)
+        if [ ! -s "$keyfile" ] && [ -s "$VAR_DIR/secret_key" ]; then mv "$VAR_DIR/secret_key" "$keyfile"; fi
         if [ ! -s "$keyfile" ]; then
             (umask 077; head -c 48 /dev/urandom | base64 | tr -d '\n' > "$keyfile")
         fi
-        DJANGO_SECRET_KEY=$(cat "$keyfile")
-        export DJANGO_SECRET_KEY
+        export DJANGO_SECRET_KEY_FILE=$keyfile
     fi
 }
 

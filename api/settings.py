@@ -13,6 +13,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from utils.userdata import datasets_dirs_from_env, users_root_from_env
 from utils.consts import DEFAULT_API_BROKER_URL, DEFAULT_CORE_BROKER_URL, RESULTS_TASK_NAME
 
 
@@ -200,13 +201,11 @@ CACHES = {"default": {
 ANTINEX_WORKER_ENABLED = env_bool("ANTINEX_WORKER_ENABLED", False)
 ANTINEX_AUTH_URL = os.environ.get("ANTINEX_AUTH_URL", DEFAULT_CORE_BROKER_URL)
 ANTINEX_RESULT_AUTH_URL = os.environ.get("ANTINEX_RESULT_AUTH_URL", CELERY_BROKER_URL)
-ANTINEX_DATASETS_DIRS = [Path(p) for p in os.environ.get(
-    "ANTINEX_DATASETS_DIR", str(REPO_DIR / "var" / "datasets")).split(":") if p]
+ANTINEX_DATASETS_DIRS = datasets_dirs_from_env()
 ANTINEX_MODEL_STORE = Path(os.environ.get("ANTINEX_MODEL_STORE", REPO_DIR / "var" / "models"))
 # every user's own folder (user_<id>) lives here: read and written by that user
 # only; the ANTINEX_DATASETS_DIR directories are read-only shared data
-ANTINEX_USER_DATA_DIR = Path(os.environ.get("ANTINEX_USER_DATA_DIR") or
-                             (ANTINEX_DATASETS_DIRS[0] if ANTINEX_DATASETS_DIRS else REPO_DIR / "var") / "users")
+ANTINEX_USER_DATA_DIR = users_root_from_env(ANTINEX_DATASETS_DIRS)
 
 
 def _check_secret_key_file() -> None:

@@ -16,7 +16,9 @@ from utils.consts import ERR
 from utils.jobcontrol import StopCheck
 from utils.make_predictions import make_predictions
 from utils.model_store import ModelStore, ModelStoreError
+from utils.limits import LIMITS
 from utils.request import RequestError, model_key, parse_request
+from utils.userdata import DataSpace, owner_of_label
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +41,12 @@ class NeedsTraining(Exception):
 class Processor:
     """Train/predict requests against an LRU cache backed by a model store."""
 
-    def __init__(self, store_dir: Path, max_models: int = 100, datasets_dirs: list[Path] | None = None):
+    def __init__(self, store_dir: Path, max_models: int = 100, datasets_dirs: list[Path] | None = None,
+                 users_root: Path | None = None):
         self.store = ModelStore(store_dir)
         self.cache = ModelCache(max_models)
         self.datasets_dirs = datasets_dirs
+        self.users_root = users_root
         self.trained_count = 0
 
     def _model_for_predict(self, label: str):
@@ -69,6 +73,11 @@ class Processor:
         self.cache.put(key, model)
         return model, "store"
 
+    def data_space(self, label: str) -> DataSpace:
+        """What a request may read: the shared data, and its owner's folder (the API labels models
+        ``user_<id>.<label>``); never another user's. No directories configured: anywhere."""
+        return DataSpace.build(self.datasets_dirs, self.users_root, owner_of_label(label))
+
     def handle(self, body, kind: str, *, stop: StopCheck | None = None, train_missing: bool = True) -> dict:
         """Process one request body; returns the JSON-safe ``data`` block to send back.
 
@@ -80,7 +89,7 @@ class Processor:
         if not isinstance(body, dict):
             return {"status": ERR, "err": f"request must be a JSON object, got {type(body).__name__}"}
         try:
-            req = parse_request(body, datasets_dirs=self.datasets_dirs)
+            req = parse_request(body, datasets_dirs=self.data_space(body.get("label", "")), limits=LIMITS)
         except RequestError as exc:
             return {"status": ERR, "err": str(exc)}
         if not str(body.get("label", "")).strip():

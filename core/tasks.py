@@ -43,7 +43,8 @@ TIME_LIMITS = celery_time_limits(LIMITS.job_time_limit)
 def processor() -> Processor:
     global _processor
     if _processor is None:
-        _processor = Processor(settings.MODEL_STORE, settings.MAX_MODELS, settings.DATASETS_DIRS)
+        _processor = Processor(settings.MODEL_STORE, settings.MAX_MODELS, settings.DATASETS_DIRS,
+                               users_root=settings.USER_DATA_DIR)
     return _processor
 
 

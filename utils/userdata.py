@@ -19,6 +19,7 @@ shared directory. Replies and records show paths relative to those roots
 from __future__ import annotations
 
 import glob as globmod
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,8 +31,32 @@ _ABSOLUTE = re.compile(r"(?<![\w.<>])/(?:[\w.@+-]+/)+([\w.@+-]+)")
 _PLAIN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
+REPO_DIR = Path(__file__).resolve().parent.parent
+_OWNER = re.compile(r"^user_(\d+)\.")
+
+
 def user_folder_name(user_id: int | str) -> str:
     return f"user_{int(user_id)}"
+
+
+def datasets_dirs_from_env(environ=None) -> list[Path]:
+    """``ANTINEX_DATASETS_DIR`` (colon-separated), by default ``var/datasets`` of the checkout: the API's and
+    the core's one definition of the shared, read-only datasets directories."""
+    environ = os.environ if environ is None else environ
+    return [Path(p) for p in environ.get("ANTINEX_DATASETS_DIR", str(REPO_DIR / "var" / "datasets")).split(":") if p]
+
+
+def users_root_from_env(datasets_dirs: list[Path], environ=None) -> Path:
+    """``ANTINEX_USER_DATA_DIR``, by default ``users/`` in the first shared directory."""
+    environ = os.environ if environ is None else environ
+    return Path(environ.get("ANTINEX_USER_DATA_DIR") or
+                (datasets_dirs[0] if datasets_dirs else REPO_DIR / "var") / "users")
+
+
+def owner_of_label(label: str) -> int | None:
+    """The user id in a model label the API wrote (``user_<id>.<label>``), or None."""
+    match = _OWNER.match(str(label).strip().lower())
+    return int(match.group(1)) if match else None
 
 
 def plain_file_name(field: str, value: Any) -> str:

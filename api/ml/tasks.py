@@ -9,6 +9,7 @@ from django.db import InterfaceError, OperationalError
 
 from api.ml.models import MLJob, MLPrepare
 from api.ml.records import DONE, mark, record_results
+from utils.jobcontrol import celery_time_limits
 from utils.limits import LIMITS
 from utils.consts import API_JOB_TASK, API_PREPARE_TASK, RESULTS_TASK_NAME
 
@@ -22,7 +23,7 @@ DB_RETRY = {"autoretry_for": (OperationalError, InterfaceError), "retry_backoff"
 
 # a job stops itself at the time limit (utils/jobcontrol.py); Celery's limits
 # (enforced by the prefork pool) are the backstop for anything outside training
-TIME_LIMITS = {"soft_time_limit": LIMITS.job_time_limit + 60, "time_limit": LIMITS.job_time_limit + 120}
+TIME_LIMITS = celery_time_limits(LIMITS.job_time_limit)
 
 
 @shared_task(name=API_JOB_TASK, acks_late=True, **TIME_LIMITS, **DB_RETRY)
@@ -54,7 +55,7 @@ def task_ml_job(job_id: int, result_id: int) -> None:
     except JobStopped as exc:
         if exc.reason == CANCELLED:
             return  # the records say cancelled already
-        res = {"data": {"status": 2, "err": str(exc), "stopped": exc.reason}}
+        res = {"data": exc.result()}
     except Exception as exc:  # a worker must record the failure, never lose the job
         log.exception("job %s failed", job_id)
         res = {"data": {"status": 2, "err": f"{type(exc).__name__}: {exc}"}}

@@ -1,7 +1,8 @@
 """An attacker with an ordinary account (issue 13): file writes, other users' files, runaway jobs.
 
-A real stack with the core worker: gunicorn (one process, so a train job and
-a prepare share it), the API worker, the core worker, PostgreSQL and Redis.
+A real stack with the core workers: gunicorn (one process, so a train job and
+a prepare share it), the API worker, core-train and core-predict, PostgreSQL
+and Redis.
 """
 from __future__ import annotations
 
@@ -43,7 +44,7 @@ def stack(tmp_path_factory):
     from stack import LiveStack
 
     env = {"ANTINEX_MAX_ACTIVE_JOBS": "2", "ANTINEX_MAX_PREDICT_ROWS": "1000", "ANTINEX_MAX_ACTIVE_PREPARES": "4"}
-    with LiveStack(redis_url("security"), with_core=True, api_workers=1, extra_env=env,
+    with LiveStack(redis_url("security"), with_core=True, split_core=True, api_workers=1, extra_env=env,
                    tmp_path=tmp_path_factory.mktemp("tenancy-stack")) as s:
         rng = np.random.default_rng(5)
         y = rng.integers(0, 2, 240)
@@ -245,31 +246,44 @@ def test_too_many_predict_rows_is_a_400(stack, users):
 # -- 2. runaway jobs: quota, cancel, delete, others keep being served --------------------------------------
 def test_runaway_jobs_are_capped_cancelled_and_deleted(stack, users):
     mallory, alice = users["mallory"], users["alice"]
+    fast = alice.post(f"{stack.url}/ml/", json=job("train.csv", "alice-fast", epochs=1))
+    assert fast.status_code == 201, fast.text
+    assert stack.wait_for_result(alice, fast.json()["results"]["id"])["status"] == "finished"
+    trainings = stack.run_log("core-train").count("train started")
     first = mallory.post(f"{stack.url}/ml/", json=runaway("train.csv", "runaway-1"))
     second = mallory.post(f"{stack.url}/ml/", json=runaway("train.csv", "runaway-2"))
     assert first.status_code == 201 and second.status_code == 201, (first.text, second.text)
     third = mallory.post(f"{stack.url}/ml/", json=job("train.csv", "runaway-3"))
     assert third.status_code == 429 and third.json()["field"] == "quota", third.text  # ANTINEX_MAX_ACTIVE_JOBS=2
     first_id, second_id = first.json()["job"]["id"], second.json()["job"]["id"]
-    # the first runs on the (single) core worker; cancel it while it trains
-    deadline = time.time() + 60
-    while stack.log("core").count("antinex.core.train") < 1 and time.time() < deadline:
-        time.sleep(0.3)
-    time.sleep(2)  # into its epochs
+    stack.wait_log("core-train", "train started", count=trainings + 1)  # the first runaway trains now
+    # another user's prediction is answered by core-predict while the runaway holds core-train
+    predict = alice.post(f"{stack.url}/ml/", json={"label": "alice-fast", "publish_to_core": True,
+                                                   "predict_rows": [{"f1": 2.0, "f2": 0.1}, {"f1": 0.0, "f2": 0.3}],
+                                                   "features_to_process": FEATURES})
+    assert predict.status_code == 201, predict.text
+    answer = stack.wait_for_result(alice, predict.json()["results"]["id"], timeout=60)
+    assert answer["status"] == "finished" and answer["predictions_json"]["model_source"] in ("store", "memory")
+    assert mallory.get(f"{stack.url}/ml/{first_id}/").json()["status"] == "launched"  # still training
+    # cancel it while it trains
     cancelled = mallory.post(f"{stack.url}/ml/{first_id}/cancel/")
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled", cancelled.text
+    stack.wait_log("core-train", f"job={first_id} train stopped (cancelled)", timeout=60)
     again = mallory.post(f"{stack.url}/ml/{first_id}/cancel/")
     assert again.status_code == 409 and again.json()["field"] == "id", again.text
     assert alice.post(f"{stack.url}/ml/{second_id}/cancel/").status_code == 404  # not hers
-    # the second (queued behind it) is deleted: it stops too, and the core is free for alice
+    # the second is deleted once it trains: it stops too, and core-train is free for alice
+    stack.wait_log("core-train", f"job={second_id} train started", timeout=60)
     assert mallory.delete(f"{stack.url}/ml/{second_id}/").status_code == 204
+    stack.wait_log("core-train", f"job={second_id} train stopped (cancelled)", timeout=60)
     quick = alice.post(f"{stack.url}/ml/", json=job("train.csv", "alice-after", epochs=1))
     assert quick.status_code == 201, quick.text
     result = stack.wait_for_result(alice, quick.json()["results"]["id"], timeout=120)
     assert result["status"] == "finished", result["error_data"]
-    # (had either runaway trained on, alice's job would still be queued behind minutes of batch-1 epochs)
     record = mallory.get(f"{stack.url}/ml/{first_id}/").json()
     assert record["status"] == "cancelled" and record["error_data"]["error"] == "cancelled by its owner"
+    result = mallory.get(f"{stack.url}/mlresults/{first.json()['results']['id']}/").json()
+    assert result["status"] == "cancelled", result  # the worker's late "stopped" answer did not overwrite it
     assert mallory.get(f"{stack.url}/ml/{second_id}/").status_code == 404
     # the quota frees up once the jobs are over
     ok = mallory.post(f"{stack.url}/ml/", json=job("train.csv", "runaway-4"))
