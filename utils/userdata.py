@@ -19,6 +19,7 @@ shared directory. Replies and records show paths relative to those roots
 from __future__ import annotations
 
 import glob as globmod
+import itertools
 import os
 import re
 from dataclasses import dataclass
@@ -28,6 +29,8 @@ from typing import Any, Iterable
 from utils.request import RequestError
 
 _ABSOLUTE = re.compile(r"(?<![\w.<>])/(?:[\w.@+-]+/)+([\w.@+-]+)")
+_WILDCARD = re.compile(r"[*?[]")
+MAX_GLOB_FILES = 10_000  # one preparation reads at most this many CSVs
 _PLAIN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
@@ -171,20 +174,31 @@ class DataSpace:
             raise RequestError(field, f"{value} is a directory")
         return resolved
 
-    def glob(self, field: str, pattern: Any) -> list[Path]:
-        """Readable files matching ``pattern`` (relative: in the caller's folder and the shared directories)."""
+    def glob(self, field: str, pattern: Any, max_files: int = MAX_GLOB_FILES) -> list[Path]:
+        """Readable files matching ``pattern`` (relative: in the caller's folder and the shared directories).
+
+        The pattern's literal start must itself be readable before anything is
+        listed (``/**`` never walks the whole disk), and at most ``max_files``
+        files are taken.
+        """
         path = _text_path(field, pattern)
         if ".." in path.parts:
             raise RequestError(field, f"{pattern} may not contain '..'")
         found: dict[Path, None] = {}
         for candidate in self._candidates(path):
-            for match in sorted(globmod.glob(str(candidate), recursive=True)):
+            literal = Path(*[p for p in itertools.takewhile(lambda part: not _WILDCARD.search(part),
+                                                            candidate.parts)] or ["."])
+            if self.confined and not self.can_read(_resolve(field, literal)):
+                continue
+            for match in globmod.iglob(str(candidate), recursive=True):
                 resolved = Path(match).resolve()
                 if resolved.is_file() and self.can_read(resolved):
                     found.setdefault(resolved)
+                    if len(found) > max_files:
+                        raise RequestError(field, f"{pattern} matches more than {max_files:,} files")
         if not found:
             raise RequestError(field, f"no readable files match {pattern}")
-        return list(found)
+        return sorted(found)
 
     # -- what the caller is shown -------------------------------------------
     def public(self, path: str | Path | None) -> str:

@@ -128,3 +128,17 @@ def test_not_plain_file_names(value):
     with pytest.raises(RequestError) as exc:
         plain_file_name("meta_suffix", value)
     assert exc.value.field == "meta_suffix"
+
+
+def test_glob_never_walks_outside_the_readable_roots(space, monkeypatch):
+    import glob as globmod
+
+    walked = []
+    real = globmod.iglob
+    monkeypatch.setattr(globmod, "iglob", lambda p, **kw: walked.append(p) or real(p, **kw))
+    for pattern in ("/**/*.csv", "/etc/*", str(space.users_root / "*" / "*.csv")):
+        with pytest.raises(RequestError):
+            space.glob("ds_glob_path", pattern)
+    assert walked == [], walked
+    with pytest.raises(RequestError, match="more than 1 files"):
+        space.glob("ds_glob_path", str(space.shared[0] / "**" / "*.csv"), max_files=1)
