@@ -93,10 +93,13 @@ def test_scripts_end_to_end(stack, tmp_path):
     assert "accuracy=" in train.stdout and "[240 rows x" in train.stdout
     assert sorted(p.name.split("_", 2)[2] for p in (tmp_path / "plots").iterdir()) == [
         "confusion_matrix.png", "training_curves.png"]
-    got = cli(stack, "ai_get_results", "-i", "1")
+    # the ids of this job, whatever ran before it
+    mine = stack.client("cli", "cli-pass-1").get(f"{stack.url}/ml/").json()["jobs"]
+    job = next(j for j in mine if j["title"] == "Script-DNN")
+    got = cli(stack, "ai_get_results", "-i", str(job["predict_manifest"]["result_id"]))
     assert got.returncode == 0 and "accuracy=" in got.stdout
-    as_json = cli(stack, "ai_get_job", "-i", "1", "--json")
-    assert as_json.returncode == 0 and json.loads(as_json.stdout)["id"] == 1
+    as_json = cli(stack, "ai_get_job", "-i", str(job["id"]), "--json")
+    assert as_json.returncode == 0 and json.loads(as_json.stdout)["id"] == job["id"]
 
 
 def test_script_errors_are_one_line_and_nonzero(stack, tmp_path):

@@ -212,8 +212,8 @@ def test_bad_input_returns_error_not_exception(base_request, change, needle):
 def test_empty_and_single_class_data(tmp_path, base_request):
     empty = tmp_path / "empty.csv"
     empty.write_text("")
-    assert "empty" in make_predictions(dict(base_request, dataset=str(empty)))["err"].lower() or \
-        make_predictions(dict(base_request, dataset=str(empty)))["status"] == ERR
+    res = make_predictions(dict(base_request, dataset=str(empty)))
+    assert res["status"] == ERR and res["err"].startswith("dataset:") and "no columns" in res["err"].lower()
     one = tmp_path / "one.csv"
     pd.DataFrame({"tcp_dport": range(10), "ip_len": 1, "ratio": 0.0, "label_value": 1}).to_csv(one, index=False)
     res = make_predictions(dict(base_request, dataset=str(one)))
