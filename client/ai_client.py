@@ -52,6 +52,8 @@ class AIClient:
             self.session.cert = (cert_file, key_file)
         self.token = ""
         self.login_status = consts.LOGIN_NOT_ATTEMPTED
+        self.last_status: int | None = None  # HTTP status and Retry-After of the last call
+        self.last_retry_after: str | None = None
 
     # -- auth -------------------------------------------------------------------
     def login(self) -> int:
@@ -105,6 +107,8 @@ class AIClient:
                     return _resp(LOGIN_FAILED, self.last_error)
                 continue
             break
+        self.last_status = r.status_code
+        self.last_retry_after = r.headers.get("Retry-After")
         if r.status_code in expect:
             try:
                 return _resp(SUCCESS, "", r.json() if r.content else {})
@@ -127,8 +131,19 @@ class AIClient:
         return self._call("GET", f"/mlprepare/{int(prepare_id)}/")
 
     # -- jobs -------------------------------------------------------------------
-    def run_job(self, body: dict) -> dict:
-        res = self._call("POST", "/ml/", expect=(201,), json=body)
+    def run_job(self, body: dict, quota_wait: float = 0.0) -> dict:
+        """POST /ml/; with ``quota_wait`` a 429 (your quota of queued jobs is full) is tried again,
+        after the server's Retry-After, for up to that many seconds."""
+        deadline = time.time() + quota_wait
+        while True:
+            res = self._call("POST", "/ml/", expect=(201,), json=body)
+            if res["status"] == SUCCESS or self.last_status != 429 or time.time() >= deadline:
+                break
+            try:
+                pause = float(self.last_retry_after or 1)
+            except ValueError:
+                pause = 1.0
+            time.sleep(min(max(pause, 0.05), max(deadline - time.time(), 0.05)))
         if res["status"] == SUCCESS and not (res["data"].get("job") and res["data"].get("results")):
             return _resp(ERROR, "POST /ml/ answered without job and results", res["data"])
         return res

@@ -69,7 +69,8 @@ class PredictPublisher:
         if req["status"] != 0:
             log.warning("not sent: %s", req["error"])
             return
-        started = self.client.run_job(req["data"])
+        # a full quota (429) holds the batch until a slot frees: backpressure, nothing dropped
+        started = self.client.run_job(req["data"], quota_wait=self.timeout)
         if started["status"] != 0:
             log.warning("prediction job not started: %s", started["error"])
             return

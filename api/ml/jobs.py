@@ -34,6 +34,7 @@ class QuotaExceeded(APIException):
 
     status_code = status.HTTP_429_TOO_MANY_REQUESTS
     default_code = "quota"
+    wait = 2  # DRF's handler turns it into Retry-After: the client may try again then
 
     def __init__(self, reason: str):
         super().__init__({"error": f"quota: {reason}", "field": "quota", "reason": reason})

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import threading
 import sys
 import time
 import uuid
@@ -255,6 +256,15 @@ def test_runaway_jobs_are_capped_cancelled_and_deleted(stack, users):
     assert first.status_code == 201 and second.status_code == 201, (first.text, second.text)
     third = mallory.post(f"{stack.url}/ml/", json=job("train.csv", "runaway-3"))
     assert third.status_code == 429 and third.json()["field"] == "quota", third.text  # ANTINEX_MAX_ACTIVE_JOBS=2
+    assert third.headers["Retry-After"] == "2"
+    # the client (and the pipeline's publisher) can hold a job until a slot frees instead of dropping it
+    from client.ai_client import AIClient
+
+    patient = AIClient(user="mallory", password="mallory-pass-1", url=stack.url, verbose=False)
+    held: dict = {}
+    waiter = threading.Thread(target=lambda: held.update(patient.run_job(job("train.csv", "runaway-3"),
+                                                                          quota_wait=120)))
+    waiter.start()
     first_id, second_id = first.json()["job"]["id"], second.json()["job"]["id"]
     stack.wait_log("core-train", "train started", count=trainings + 1)  # the first runaway trains now
     # another user's prediction is answered by core-predict while the runaway holds core-train
@@ -266,8 +276,11 @@ def test_runaway_jobs_are_capped_cancelled_and_deleted(stack, users):
     assert answer["status"] == "finished" and answer["predictions_json"]["model_source"] in ("store", "memory")
     assert mallory.get(f"{stack.url}/ml/{first_id}/").json()["status"] == "launched"  # still training
     # cancel it while it trains
+    assert waiter.is_alive()  # still waiting for a slot
     cancelled = mallory.post(f"{stack.url}/ml/{first_id}/cancel/")
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled", cancelled.text
+    waiter.join(60)
+    assert held["status"] == 0, held  # submitted once the cancel freed a slot
     stack.wait_log("core-train", f"job={first_id} train stopped (cancelled)", timeout=60)
     again = mallory.post(f"{stack.url}/ml/{first_id}/cancel/")
     assert again.status_code == 409 and again.json()["field"] == "id", again.text
