@@ -69,8 +69,8 @@ def run(quick: bool = False) -> list[dict]:
             times = self.batch_times.popleft()
             run_job = self.client.run_job
 
-            def timed_run_job(body):
-                started = run_job(body)
+            def timed_run_job(body, **kw):
+                started = run_job(body, **kw)
                 if started["status"] == 0:
                     self.sent_at[started["data"]["job"]["id"]] = times
                 return started

@@ -36,6 +36,9 @@ html_theme_options = {
     "description": "Deep neural networks that defend web apps, trained on their own traffic",
     "fixed_sidebar": True,
 }
+# Wide reference tables (the request schema) wrap their cells instead of running off the page.
+html_static_path = ["_static"]
+html_css_files = ["tables.css"]
 # The docs are served from a sub-path (/docs/) without a web server in front.
 html_copy_source = False
 html_show_sourcelink = False

@@ -12,6 +12,7 @@ DS_NAME (netdata), ROTATE_ROWS (100000), STOP_AFTER_NUM (-1), plus the client's 
 """
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import signal
@@ -176,7 +177,15 @@ class Subscriber:
                         break
 
 
+def build_parser() -> argparse.ArgumentParser:
+    """The command line: everything is set by the environment (the original's names)."""
+    return argparse.ArgumentParser(prog="antinex-subscriber", description=__doc__,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
 def main(argv: list[str] | None = None) -> int:
+    # parse first: --help (or a wrong argument) must answer before anything connects
+    build_parser().parse_args(argv)
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(message)s")
     predictor = None
     if os.environ.get("ANTINEX_PUBLISH_ENABLED", "0") == "1":

@@ -1,20 +1,32 @@
 """``antinex``: train and predict from request files without any server.
 
-    antinex train -f request.json [-o outdir] [--store DIR]
-    antinex predict -f request.json [--store DIR] [-o outdir]
-    antinex quickstart [-o outdir]
+    antinex train -f request.json [-o outdir] [--store DIR] [--max-records N]
+    antinex predict -f request.json [--store DIR] [-o outdir] [--max-records N]
+    antinex quickstart [-o outdir] [--max-records N]
+
+``predictions.csv`` holds a prediction for every row of the request; the
+request's ``max_records`` bounds the rows the API sends back, not this file.
+``--max-records N`` writes only the first N rows (and says how many were
+left out).
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import logging
 import os
 import sys
+from collections import Counter
 from pathlib import Path
+from typing import Iterator
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 EXIT_USAGE = 2
+# The CLI keeps every row's prediction; far above any dataset one machine trains on.
+ALL_ROWS = 2**31 - 1
+SHOWN_ROWS = 5  # rows of predictions printed by ``antinex predict``
 
 
 class CLIError(Exception):
@@ -43,10 +55,11 @@ def _resolve_dataset(body: dict, request_path: Path) -> dict:
     return body
 
 
-def write_outputs(res: dict, outdir: Path) -> list[Path]:
-    """metrics.json, predictions.csv, confusion_matrix.png, training_curves.png."""
+def write_outputs(res: dict, outdir: Path, max_records: int | None = None) -> list[Path]:
+    """metrics.json, predictions.csv (the first ``max_records`` rows, else all), confusion_matrix.png,
+    training_curves.png."""
     from utils.export import write_safe_csv
-    from utils.plots import confusion_matrix_png, training_curves_png
+    from utils.plots import confusion_matrix_png, trained_on_scaled_target, training_curves_png
 
     outdir.mkdir(parents=True, exist_ok=True)
     data = res["data"]
@@ -56,16 +69,66 @@ def write_outputs(res: dict, outdir: Path) -> list[Path]:
     p = outdir / "metrics.json"
     p.write_text(json.dumps(summary, indent=2, allow_nan=False))
     written.append(p)
-    if data.get("sample_predictions"):
-        written.append(write_safe_csv(data["sample_predictions"], outdir / "predictions.csv"))
+    rows = data.get("sample_predictions") or []
+    if rows:
+        written.append(write_safe_csv(rows[:max_records], outdir / "predictions.csv"))
     metrics = data.get("metrics") or {}
     if metrics.get("confusion_matrix"):
         model = res.get("model")
         labels = [model.label_name(c) if model else str(c) for c in metrics.get("classes", [])]
         written.append(confusion_matrix_png(metrics["confusion_matrix"], labels, outdir / "confusion_matrix.png"))
     if data.get("history"):
-        written.append(training_curves_png(data["history"], outdir / "training_curves.png"))
+        written.append(training_curves_png(data["history"], outdir / "training_curves.png",
+                                           scaled_target=trained_on_scaled_target(data)))
     return written
+
+
+def report_outputs(res: dict, out: str | None, max_records: int | None) -> None:
+    """Write the outputs to ``out`` and say where, and how many predictions the file holds."""
+    total = res["data"].get("num_predictions") or 0
+    if not out:
+        if total:
+            print(f"pass -o DIR to write all {total:,} predictions to DIR/predictions.csv")
+        return
+    for p in write_outputs(res, Path(out), max_records):
+        print(f"wrote {p}")
+    kept = len((res["data"].get("sample_predictions") or [])[:max_records])
+    if kept < total:
+        print(f"predictions.csv holds the first {kept:,} of {total:,} predictions (--max-records {max_records}): "
+              f"{total - kept:,} rows left out; leave out --max-records to write them all")
+    elif total:
+        print(f"predictions.csv holds all {total:,} predictions")
+
+
+@contextlib.contextmanager
+def library_warnings() -> Iterator[None]:
+    """Print the dataset's warnings (text columns left out, ...) as ``antinex: warning: ...``."""
+
+    class Printer(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            print(f"antinex: warning: {record.getMessage()}", file=sys.stderr)
+
+    logger = logging.getLogger("utils.dataset")
+    handler, propagate = Printer(logging.WARNING), logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False  # printed once, here, whatever else configured logging
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
+
+
+def run_request(body: dict, **kwargs) -> dict:
+    """``make_predictions`` for the CLI: every row's prediction kept (training puts the text columns
+    it left out in ``metrics.dropped_columns``)."""
+    from utils.make_predictions import make_predictions
+
+    with library_warnings():
+        res = make_predictions({**body, "max_records": ALL_ROWS}, **kwargs)
+    if res["status"] != 0:
+        raise CLIError(res["err"])
+    return res
 
 
 def print_summary(res: dict, title: str) -> None:
@@ -103,22 +166,60 @@ def print_summary(res: dict, title: str) -> None:
                       "(training rows included; the held-out figures are above)")
 
 
+def print_predictions(res: dict, title: str) -> None:
+    """What ``antinex predict`` did: rows predicted, rows per predicted label, the model, the first rows."""
+    from rich.console import Console
+    from rich.table import Table
+
+    data = res["data"]
+    rows = data.get("sample_predictions") or []
+    ref = data.get("model_ref") or {}
+    model = res.get("model")
+    feature = model.predict_feature if model else "label_value"
+    console = Console()
+    console.print(f"[bold]{title}[/bold]")
+    console.print(f"model: {ref.get('name')} (saved {ref.get('saved')}, checksum {str(ref.get('checksum'))[:12]}) "
+                  f"from {ref.get('store')}/{ref.get('key')}")
+    console.print(f"rows predicted: {data.get('num_predictions', 0):,}")
+    if data.get("ml_type") == "classification":
+        counts = Table(title="Rows per predicted label")
+        counts.add_column("predicted label")
+        counts.add_column("rows", justify="right")
+        counts.add_column("share", justify="right")
+        for name, n in Counter(r.get("label_name") for r in rows).most_common():
+            counts.add_row(str(name), f"{n:,}", f"{n / len(rows):.2%}")
+        console.print(counts)
+    elif rows:
+        values = [r[feature] for r in rows if isinstance(r.get(feature), (int, float))]
+        if values:
+            console.print(f"predicted {feature}: min {min(values):.4g}, mean {sum(values) / len(values):.4g}, "
+                          f"max {max(values):.4g}")
+    whole = (data.get("metrics") or {}).get("on_request_rows")
+    if whole and data.get("ml_type") == "classification":
+        console.print(f"the rows carry {feature}: the predictions match it on {whole['accuracy']:.2%} of them")
+    elif whole:
+        console.print(f"the rows carry {feature}: r2 of the predictions against it {whole.get('r2'):.4f}")
+    if rows:
+        shown = [c for c in ("_row_idx", f"_original_{feature}", feature, "label_name", "_novel") if c in rows[0]]
+        first = Table(title=f"First {min(SHOWN_ROWS, len(rows))} of {len(rows):,} rows")
+        for c in shown:
+            first.add_column(c, justify="right")
+        for r in rows[:SHOWN_ROWS]:
+            first.add_row(*(str(r.get(c)) for c in shown))
+        console.print(first)
+
+
 def train_and_report(body: dict, *, store_dir: str | None, progress: bool, epochs: int | None,
-                     out: str | None) -> int:
+                     out: str | None, max_records: int | None = None) -> int:
     """Train a request body, print the held-out summary, write outputs and the model."""
-    from utils.make_predictions import make_predictions
     from utils.model_store import ModelStore
 
     if epochs:
         body["epochs"] = epochs
     store = ModelStore(store_dir) if store_dir else None
-    res = make_predictions(body, store=store, progress=progress)
-    if res["status"] != 0:
-        raise CLIError(res["err"])
+    res = run_request(body, store=store, progress=progress)
     print_summary(res, f"Held-out evaluation: {res['data']['label']}")
-    if out:
-        for p in write_outputs(res, Path(out)):
-            print(f"wrote {p}")
+    report_outputs(res, out, max_records)
     if store is not None:
         ref = res["data"]["model_ref"]
         print(f"model saved to {ref.get('store')}/{ref.get('key')}")
@@ -128,12 +229,11 @@ def train_and_report(body: dict, *, store_dir: str | None, progress: bool, epoch
 def cmd_train(args) -> int:
     body = _resolve_dataset(_load_request(args.file), Path(args.file))
     return train_and_report(body, store_dir=args.store, progress=not args.no_progress, epochs=args.epochs,
-                            out=args.out)
+                            out=args.out, max_records=args.max_records)
 
 
 def cmd_predict(args) -> int:
-    from utils.make_predictions import make_predictions
-    from utils.model_store import ModelStore, ModelStoreError
+    from utils.model_store import DamagedModelError, ModelStore, ModelStoreError
 
     path = Path(args.file)
     body = _resolve_dataset(_load_request(args.file), path)
@@ -141,15 +241,13 @@ def cmd_predict(args) -> int:
     label = body.get("label", "")
     try:
         trained = store.load(label)
+    except DamagedModelError as exc:
+        raise CLIError(f"{exc} (antinex train -f REQUEST --store {args.store})") from None
     except ModelStoreError as exc:
         raise CLIError(str(exc)) from None
-    res = make_predictions(body, trained=trained)
-    if res["status"] != 0:
-        raise CLIError(res["err"])
-    print_summary(res, f"Predictions with stored model {label}")
-    if args.out:
-        for p in write_outputs(res, Path(args.out)):
-            print(f"wrote {p}")
+    res = run_request(body, trained=trained)
+    print_predictions(res, f"Predictions with stored model {label}")
+    report_outputs(res, args.out, args.max_records)
     return 0
 
 
@@ -163,7 +261,23 @@ def cmd_quickstart(args) -> int:
     body["dataset"] = str(DEFAULT_TRAIN)
     print(f"AntiNex quick start: training '{body.get('label')}' on {DEFAULT_TRAIN.name}")
     return train_and_report(body, store_dir=args.store, progress=not args.no_progress, epochs=args.epochs,
-                            out=args.out)
+                            out=args.out, max_records=args.max_records)
+
+
+def _positive(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {n}")
+    return n
+
+
+def _add_max_records(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--max-records", type=_positive, metavar="N",
+                        help="write only the first N predictions to predictions.csv (default: every row; "
+                             "the request's max_records bounds what the API returns, not this file)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -175,17 +289,20 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--store", default="./antinex-models", help="model store directory ('' to skip saving)")
     t.add_argument("--epochs", type=int, help="override the request's epochs")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_max_records(t)
     t.set_defaults(func=cmd_train)
     p = sub.add_parser("predict", help="predict with a stored model (by the request's label)")
-    p.add_argument("-f", "--file", required=True)
-    p.add_argument("-o", "--out")
-    p.add_argument("--store", default="./antinex-models")
+    p.add_argument("-f", "--file", required=True, help="request JSON: the model's label and the rows to predict")
+    p.add_argument("-o", "--out", help="directory for predictions.csv and metrics.json")
+    p.add_argument("--store", default="./antinex-models", help="model store directory")
+    _add_max_records(p)
     p.set_defaults(func=cmd_predict)
     q = sub.add_parser("quickstart", help="train the detector on the shipped dataset")
     q.add_argument("-o", "--out", help="directory for metrics, predictions and plots")
     q.add_argument("--store", default="", help="also save the model to this store")
     q.add_argument("--epochs", type=int)
     q.add_argument("--no-progress", action="store_true")
+    _add_max_records(q)
     q.set_defaults(func=cmd_quickstart)
     return ap
 

@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import numpy as np
 import pandas as pd
 
 from utils.request import LEAKING_COLUMNS, MLRequest, RequestError
+
+log = logging.getLogger(__name__)
 
 
 def load_frame(req: MLRequest) -> pd.DataFrame:
@@ -49,7 +52,9 @@ def choose_features(req: MLRequest, df: pd.DataFrame) -> list[str]:
     """The feature columns, in request order.
 
     Named features must exist and be numeric. With none named, every numeric
-    column that is not the target, ignored, or a leaking column is used.
+    column that is not the target, ignored, or a leaking column is used; the
+    text columns left out are logged as a warning (never dropped silently),
+    and :func:`dropped_columns` lists them with the reason.
     """
     named = req.features_to_process or legacy_features(req)
     ignored = set(req.ignore_features)
@@ -59,17 +64,49 @@ def choose_features(req: MLRequest, df: pd.DataFrame) -> list[str]:
         if missing:
             raise RequestError("features_to_process", f"unknown columns: {', '.join(missing)}")
     else:
-        features = [
-            c for c in df.columns
-            if c not in ignored and c != req.predict_feature and c not in LEAKING_COLUMNS
-            and pd.api.types.is_numeric_dtype(df[c])
-        ]
+        candidates = _candidates(req, df)
+        features = [c for c in candidates if pd.api.types.is_numeric_dtype(df[c])]
+        dropped = _text_columns(df, candidates)
+        if dropped:
+            log.warning("%d text columns not used as features: %s", len(dropped),
+                        "; ".join(f"{d['column']} ({d['reason']})" for d in dropped),
+                        extra={"dropped_columns": dropped})
     if not features:
         raise RequestError("features_to_process", "no feature columns left to train on")
     bad = [f for f in features if not _numeric_like(df[f])]
     if bad:
         raise RequestError("features_to_process", f"non-numeric columns: {', '.join(bad)}")
     return features
+
+
+def _candidates(req: MLRequest, df: pd.DataFrame) -> list[str]:
+    """Columns automatic feature choice considers: not ignored, not the target, not leaking."""
+    ignored = set(req.ignore_features)
+    return [c for c in df.columns if c not in ignored and c != req.predict_feature and c not in LEAKING_COLUMNS]
+
+
+def _text_columns(df: pd.DataFrame, columns: list[str]) -> list[dict[str, str]]:
+    """``{"column", "reason"}`` of each non-numeric column among ``columns``."""
+    out = []
+    for c in columns:
+        if pd.api.types.is_numeric_dtype(df[c]):
+            continue
+        if _numeric_like(df[c]):
+            reason = ("numbers stored as text: name it in features_to_process to use it, "
+                      "or in ignore_features to leave it out")
+        else:
+            reason = ("text, not numbers: encode it as numbers to use it, "
+                      "or name it in ignore_features to leave it out")
+        out.append({"column": str(c), "reason": reason})
+    return out
+
+
+def dropped_columns(req: MLRequest, df: pd.DataFrame) -> list[dict[str, str]]:
+    """The text columns automatic feature choice leaves out, each with the reason (empty when
+    the request names its features: then the others are left out by the request)."""
+    if req.features_to_process or legacy_features(req):
+        return []
+    return _text_columns(df, _candidates(req, df))
 
 
 def _numeric_like(col: pd.Series) -> bool:

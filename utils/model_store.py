@@ -17,10 +17,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
 import tempfile
+import zipfile
 from pathlib import Path
 
 from utils.request import model_key
@@ -29,9 +31,13 @@ from utils.trained_model import TrainedModel
 
 FORMAT_VERSION = 1
 _SAFE = re.compile(r"[^a-z0-9._-]+")
+log = logging.getLogger(__name__)
 
 
 NOVELTY_FILE = "novelty.npz"
+CHECKSUM_FILE = "checksum.sha256"
+# every file a store entry may hold: any of them present means the entry exists
+ENTRY_FILES = ("model.keras", "meta.json", NOVELTY_FILE, CHECKSUM_FILE)
 
 
 def _files(directory: Path, novelty: bool) -> list[Path]:
@@ -42,6 +48,39 @@ def _files(directory: Path, novelty: bool) -> list[Path]:
 
 class ModelStoreError(Exception):
     """A stored model is missing, corrupt or its name is not allowed."""
+
+
+class DamagedModelError(ModelStoreError):
+    """A store entry exists but a file of it is missing, truncated or changed since the save."""
+
+    def __init__(self, name: str, path: Path, problems: list[str]):
+        self.name, self.path, self.problems = name, path, problems
+        super().__init__(
+            f"the model store entry {name!r} ({path}) is damaged: {'; '.join(problems)}. "
+            f"Retrain the model under this name (the new save replaces the entry) or delete {path}")
+
+
+def _diagnose(path: Path) -> list[str]:
+    """What is wrong with the files of a store entry, without loading the model (empty: nothing found).
+
+    A ``.keras`` model and a ``.npz`` detector are zip archives: a truncated
+    one has no central directory, so ``zipfile`` sees the damage unread.
+    """
+    problems = []
+    novelty = False
+    try:
+        meta = json.loads((path / "meta.json").read_text())
+        novelty = bool(meta.get("novelty")) if isinstance(meta, dict) else False
+    except FileNotFoundError:
+        pass  # reported as missing below
+    except (OSError, ValueError) as exc:
+        problems.append(f"meta.json is unreadable or truncated ({exc})")
+    for f in _files(path, novelty) + [path / CHECKSUM_FILE]:
+        if not f.is_file():
+            problems.append(f"{f.name} is missing")
+        elif f.suffix in (".keras", ".npz") and not zipfile.is_zipfile(f):
+            problems.append(f"{f.name} is truncated or corrupt ({f.stat().st_size} bytes, not a complete archive)")
+    return problems
 
 
 def _digest(*paths: Path) -> str:
@@ -70,7 +109,19 @@ class ModelStore:
         return path
 
     def exists(self, name: str) -> bool:
-        return (self.path(name) / "checksum.sha256").is_file()
+        """True when the store holds an entry under ``name``, healthy or damaged.
+
+        A damaged entry counts, so a caller goes on to :meth:`load`, which
+        says what is wrong with it instead of "no stored model".
+        """
+        return self._present(self.path(name))
+
+    @staticmethod
+    def _present(path: Path) -> bool:
+        return any((path / f).is_file() for f in ENTRY_FILES)  # a healthy entry: one stat
+
+    def _damaged(self, name: str, path: Path, fallback: str) -> DamagedModelError:
+        return DamagedModelError(name, path, _diagnose(path) or [fallback])
 
     def version(self, name: str) -> str | None:
         """The stored model's checksum (its ``model_ref["checksum"]``), or None when there is none.
@@ -79,10 +130,15 @@ class ModelStore:
         process holding the model in memory sees that another one saved a
         new model under the same name (a save renames a whole new directory
         into place, so this is the old checksum or the new one).
+        A damaged entry without its checksum file is None too (nothing to
+        compare against: the caller retrains), and is logged as damaged.
         """
+        path = self.path(name)
         try:
-            return (self.path(name) / "checksum.sha256").read_text().strip() or None
+            return (path / CHECKSUM_FILE).read_text().strip() or None
         except (FileNotFoundError, NotADirectoryError):
+            if self._present(path):  # only on a miss: the healthy path stays one read
+                log.warning("%s", self._damaged(name, path, f"{CHECKSUM_FILE} is missing"))
             return None
 
     def save(self, trained: TrainedModel, name: str) -> dict:
@@ -113,7 +169,7 @@ class ModelStore:
                 trained.novelty.save(tmp / NOVELTY_FILE)
             (tmp / "meta.json").write_text(json.dumps(meta, allow_nan=False, default=str))
             checksum = _digest(*_files(tmp, meta["novelty"]))
-            (tmp / "checksum.sha256").write_text(checksum + "\n")
+            (tmp / CHECKSUM_FILE).write_text(checksum + "\n")
             # replace atomically: move the old one aside, rename, then drop it
             old = None
             if final.exists():
@@ -136,16 +192,19 @@ class ModelStore:
 
         path = self.path(name)
         try:
-            expected = (path / "checksum.sha256").read_text().strip()
-        except FileNotFoundError:
+            expected = (path / CHECKSUM_FILE).read_text().strip()
+        except (FileNotFoundError, NotADirectoryError):
+            if self._present(path):
+                raise self._damaged(name, path, f"{CHECKSUM_FILE} is missing") from None
             raise ModelStoreError(f"no stored model named {name!r}") from None
         try:
             meta = json.loads((path / "meta.json").read_text())
             actual = _digest(*_files(path, bool(meta.get("novelty"))))
         except (OSError, json.JSONDecodeError, AttributeError) as exc:
-            raise ModelStoreError(f"model {name!r} is incomplete or unreadable: {exc}") from None
+            raise self._damaged(name, path, f"its files are unreadable ({exc})") from None
         if actual != expected:
-            raise ModelStoreError(f"checksum mismatch for model {name!r}: the files were changed")
+            raise DamagedModelError(name, path, _diagnose(path) + [
+                f"the files do not match {CHECKSUM_FILE} (changed after the save)"])
         novelty = None
         if meta.get("novelty"):
             from utils.novelty import FrozenNoveltyDetector
@@ -153,10 +212,14 @@ class ModelStore:
             try:
                 novelty = FrozenNoveltyDetector.load(path / NOVELTY_FILE)  # arrays only: no pickle
             except (OSError, ValueError, KeyError) as exc:
+                if problems := _diagnose(path):
+                    raise DamagedModelError(name, path, problems) from None
                 raise ModelStoreError(f"model {name!r}: novelty detector refused: {exc}") from None
         try:
             model = keras.saving.load_model(path / "model.keras", safe_mode=True, compile=False)
         except (ValueError, TypeError) as exc:  # e.g. a Lambda layer: its bytecode is never deserialised
+            if problems := _diagnose(path):  # a corrupt file that verified (damaged before its checksum was written)
+                raise DamagedModelError(name, path, problems) from None
             raise ModelStoreError(f"model {name!r} refused: {exc}") from None
         return TrainedModel(
             model=model,
@@ -180,7 +243,7 @@ class ModelStore:
         """Stored models: name, key, saved time, size in bytes, checksum."""
         out = []
         for d in sorted(self.root.iterdir()):
-            if d.name.startswith(".") or not (d / "checksum.sha256").is_file():
+            if d.name.startswith(".") or not (d / CHECKSUM_FILE).is_file():
                 continue
             try:
                 meta = json.loads((d / "meta.json").read_text())
@@ -189,7 +252,7 @@ class ModelStore:
             out.append({
                 "name": meta.get("name"), "key": d.name, "saved": meta.get("saved"),
                 "bytes": sum(f.stat().st_size for f in d.iterdir()),
-                "checksum": (d / "checksum.sha256").read_text().strip(),
+                "checksum": (d / CHECKSUM_FILE).read_text().strip(),
                 "ml_type": meta.get("ml_type"), "accuracy": (meta.get("metrics") or {}).get("accuracy"),
             })
         return out

@@ -29,11 +29,25 @@ def confusion_matrix_png(matrix: list[list[int]], labels: list[str], path: str |
     return Path(path)
 
 
-def training_curves_png(history: dict[str, list[float]], path: str | Path,
-                        title: str = "Training curves") -> Path:
+def trained_on_scaled_target(data: dict) -> bool:
+    """A result's ``data`` (``ml_type``, ``apply_scaler``) says its regression fitted the scaled target."""
+    return data.get("ml_type") == "regression" and bool(data.get("apply_scaler"))
+
+
+def training_curves_figure(history: dict[str, list[float]], title: str = "Training curves",
+                           scaled_target: bool = False) -> plt.Figure:
+    """Loss and metric curves per epoch.
+
+    ``scaled_target``: a regression fitted on the min-max scaled target, so
+    its loss and error metrics are in the scaler's units, not the target's:
+    the labels and the title say so.
+    """
     keys = [k for k in history if k not in ("acc", "val_acc")]
     losses = [k for k in keys if "loss" in k]
     others = [k for k in keys if "loss" not in k]
+    unit = " (scaled target)" if scaled_target else ""
+    if scaled_target:
+        title = f"{title} (on the scaled target, not in its units)"
     fig, axes = plt.subplots(1, 2 if others else 1, figsize=(9 if others else 5, 3.5), squeeze=False)
     for ax, group, name in ((axes[0][0], losses, "loss"), (axes[0][-1], others, "metric")):
         if not group:
@@ -41,10 +55,17 @@ def training_curves_png(history: dict[str, list[float]], path: str | Path,
         for k in group:
             ax.plot(range(1, len(history[k]) + 1), history[k], marker="o", label=k)
         ax.set_xlabel("epoch")
-        ax.set_ylabel(name)
+        ax.set_ylabel(name + unit)
         ax.legend()
-    fig.suptitle(title)
+    fig.suptitle(title, fontsize=10 if scaled_target else None)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    return fig
+
+
+def training_curves_png(history: dict[str, list[float]], path: str | Path,
+                        title: str = "Training curves", scaled_target: bool = False) -> Path:
+    fig = training_curves_figure(history, title, scaled_target)
+    # the title also goes into the PNG's metadata: what the picture shows, for tools and screen readers
+    fig.savefig(path, dpi=100, metadata={"Title": fig.get_suptitle()})
     plt.close(fig)
     return Path(path)

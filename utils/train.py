@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 
-from utils.dataset import choose_features, feature_matrix, target_vector
+from utils.dataset import choose_features, dropped_columns, feature_matrix, target_vector
 from utils.evaluate import classification_metrics, regression_metrics
 from utils.jobcontrol import StopCheck
 from utils.model_builder import build_model
@@ -125,6 +125,9 @@ def train(req: MLRequest, df: pd.DataFrame, *, progress: bool = False, stop: Sto
     if novelty is not None:
         trained.novelty = novelty
         metrics["novelty"] = _novelty_metrics(req, novelty, x_te_raw, y_te, pred, classes)
+    dropped = dropped_columns(req, df)
+    if dropped:  # text columns automatic feature choice left out: said, never silent
+        metrics["dropped_columns"] = dropped
     metrics.update(
         evaluated_on="held-out",
         train_rows=int(len(x_tr)),

@@ -1,11 +1,13 @@
 """Save/load round trip, checksum, confinement, fast forward pass."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from utils.make_predictions import make_predictions
-from utils.model_store import ModelStore, ModelStoreError
+from utils.model_store import DamagedModelError, ModelStore, ModelStoreError
 
 from .conftest import separable
 
@@ -116,3 +118,83 @@ def test_a_model_file_carrying_code_is_refused_without_running_it(trained_and_st
         store.load("evil")
     assert "safe_mode" in str(err.value) or "Lambda" in str(err.value), err.value
     assert not marker.exists()
+
+
+@pytest.fixture
+def entry(trained_and_store, tmp_path) -> tuple[ModelStore, Path]:
+    """A healthy copy of the trained model in a store of its own, to damage."""
+    res, _ = trained_and_store
+    store = ModelStore(tmp_path / "damaged")
+    store.save(res["model"], "Damaged-Model")
+    return store, store.path("Damaged-Model")
+
+
+def _truncate(path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def _assert_damaged(err, store: ModelStore, *problems: str) -> None:
+    text = str(err.value)
+    assert isinstance(err.value, DamagedModelError), text
+    assert "no stored model" not in text and "File not found" not in text, text
+    assert f"the model store entry 'Damaged-Model' ({store.path('Damaged-Model')}) is damaged" in text
+    assert "Retrain the model" in text and f"delete {store.path('Damaged-Model')}" in text
+    for problem in problems:
+        assert problem in text, text
+
+
+def test_healthy_entry_is_unchanged(entry):
+    store, path = entry
+    checksum = (path / "checksum.sha256").read_text().strip()
+    assert store.exists("Damaged-Model") and store.version("Damaged-Model") == checksum
+    assert store.load("damaged-model").model_ref["checksum"] == checksum
+    assert not store.exists("absent") and store.version("absent") is None
+
+
+def test_an_entry_without_its_checksum_is_damaged_not_missing(entry, caplog):
+    store, path = entry
+    (path / "checksum.sha256").unlink()
+    assert store.exists("Damaged-Model")  # so a caller loads it and hears what is wrong
+    with caplog.at_level("WARNING", logger="utils.model_store"):
+        assert store.version("Damaged-Model") is None  # nothing to compare: callers retrain
+    assert "checksum.sha256 is missing" in caplog.text and "is damaged" in caplog.text
+    with pytest.raises(ModelStoreError) as err:
+        store.load("Damaged-Model")
+    _assert_damaged(err, store, "checksum.sha256 is missing")
+
+
+def test_a_truncated_model_file_is_damaged(entry):
+    store, path = entry
+    _truncate(path / "model.keras")
+    with pytest.raises(ModelStoreError) as err:
+        store.load("Damaged-Model")
+    _assert_damaged(err, store, "model.keras is truncated or corrupt", "do not match checksum.sha256")
+
+
+def test_a_truncated_model_file_whose_checksum_matches_is_damaged(entry):
+    """Truncated before its checksum was written: Keras alone said "File not found"."""
+    from utils.model_store import _digest
+
+    store, path = entry
+    _truncate(path / "model.keras")
+    (path / "checksum.sha256").write_text(_digest(path / "model.keras", path / "meta.json") + "\n")
+    with pytest.raises(ModelStoreError) as err:
+        store.load("Damaged-Model")
+    _assert_damaged(err, store, "model.keras is truncated or corrupt")
+
+
+def test_a_deleted_file_is_named(entry):
+    store, path = entry
+    (path / "model.keras").unlink()
+    with pytest.raises(ModelStoreError) as err:
+        store.load("Damaged-Model")
+    _assert_damaged(err, store, "model.keras is missing")
+
+
+def test_a_new_save_replaces_a_damaged_entry(entry, trained_and_store):
+    store, path = entry
+    (path / "checksum.sha256").unlink()
+    _truncate(path / "model.keras")
+    store.save(trained_and_store[0]["model"], "Damaged-Model")
+    assert store.load("Damaged-Model").features == trained_and_store[0]["model"].features
