@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bodies import original_body
 from conftest import redis_url
 
 
@@ -19,18 +20,7 @@ def write_dataset(path, n: int = 240, seed: int = 0):
 
 
 def job_body(dataset: str, label: str = "Api-Test-DNN", **over) -> dict:
-    body = {
-        "label": label, "dataset": dataset, "ml_type": "classification", "predict_feature": "label_value",
-        "features_to_process": ["tcp_dport", "ip_len", "payload_n_quote"], "ignore_features": [],
-        "sort_values": [], "seed": 42, "test_size": 0.25, "batch_size": 32, "epochs": 3, "num_splits": 2,
-        "loss": "binary_crossentropy", "optimizer": "adam", "metrics": ["accuracy"],
-        "histories": ["val_loss", "val_acc", "loss", "acc"],
-        "model_desc": {"layers": [{"num_neurons": 8, "init": "uniform", "activation": "relu"},
-                                  {"num_neurons": 1, "init": "uniform", "activation": "sigmoid"}]},
-        "label_rules": {"labels": ["not_attack", "attack"], "label_values": [0, 1]}, "version": 1,
-    }
-    body.update(over)
-    return body
+    return original_body(dataset, label, **over)
 
 
 @pytest.fixture(scope="package")

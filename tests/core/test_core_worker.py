@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import requests
 
+from bodies import ml_body
 from conftest import redis_url
 
 pytestmark = pytest.mark.stack
@@ -18,13 +19,7 @@ ROWS = [{"f1": 2.1, "f2": 0.3}, {"f1": -0.1, "f2": -0.4}, {"f1": 1.9, "f2": 1.0}
 
 
 def job(dataset: str, label: str, **over) -> dict:
-    body = {"label": label, "dataset": dataset, "predict_feature": "label_value",
-            "features_to_process": ["f1", "f2"], "epochs": 10, "seed": 3, "batch_size": 16,
-            "model_desc": {"layers": [{"num_neurons": 8, "activation": "relu"},
-                                      {"num_neurons": 1, "activation": "sigmoid"}]},
-            "label_rules": {"labels": ["not_attack", "attack"], "label_values": [0, 1]}}
-    body.update(over)
-    return body
+    return ml_body(label, dataset, **{"epochs": 10, **over})
 
 
 @pytest.fixture(scope="module")

@@ -5,17 +5,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bodies import ml_body
 from core.model_cache import ModelCache
 from core.processor import Processor, result_node
 
 
 def body(dataset, label, **over):
-    b = {"label": label, "dataset": str(dataset), "predict_feature": "label_value",
-         "features_to_process": ["f1", "f2"], "epochs": 2, "seed": 1,
-         "model_desc": {"layers": [{"num_neurons": 4, "activation": "relu"},
-                                   {"num_neurons": 1, "activation": "sigmoid"}]}}
-    b.update(over)
-    return b
+    return ml_body(label, dataset, hidden=4, **{"seed": 1, **over})
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import json
 import subprocess
-import threading
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bodies import layers, ml_body
 from conftest import redis_url
 
 pytestmark = pytest.mark.stack
@@ -26,13 +27,7 @@ FEATURES = ["f1", "f2"]
 
 
 def job(dataset: str, label: str, **over) -> dict:
-    body = {"label": label, "dataset": dataset, "predict_feature": "label_value", "features_to_process": FEATURES,
-            "epochs": 2, "seed": 3, "batch_size": 16, "test_size": 0.25,
-            "model_desc": {"layers": [{"num_neurons": 8, "init": "uniform", "activation": "relu"},
-                                      {"num_neurons": 1, "init": "uniform", "activation": "sigmoid"}]},
-            "label_rules": {"labels": ["not_attack", "attack"], "label_values": [0, 1]}}
-    body.update(over)
-    return body
+    return ml_body(label, dataset, **{"test_size": 0.25, "model_desc": {"layers": layers(8, init="uniform")}, **over})
 
 
 def runaway(dataset: str, label: str) -> dict:
