@@ -14,7 +14,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from utils.userdata import datasets_dirs_from_env, users_root_from_env
-from utils.consts import DEFAULT_API_BROKER_URL, DEFAULT_CORE_BROKER_URL, RESULTS_TASK_NAME
+from utils.consts import API_QUEUE, DEFAULT_API_BROKER_URL, DEFAULT_CORE_BROKER_URL, RESULTS_TASK_NAME
 
 
 def env_bool(name: str, default: bool) -> bool:
@@ -183,7 +183,6 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     # task bodies are idempotent by job id so a redelivery never duplicates
     "visibility_timeout": int(os.environ.get("ANTINEX_VISIBILITY_TIMEOUT", "3600")),
 }
-API_QUEUE = "antinex.api"
 CELERY_TASK_DEFAULT_QUEUE = API_QUEUE
 CELERY_TASK_ROUTES = {RESULTS_TASK_NAME: {"queue": RESULTS_TASK_NAME}}
 

@@ -12,8 +12,9 @@ import requests
 
 from client import consts
 from client.consts import ERROR, FAILED, LOGIN_FAILED, SUCCESS
+from utils.consts import Status
 
-DONE_JOB = ("finished", "completed", "launched")
+DONE_JOB = (Status.FINISHED, Status.COMPLETED, Status.LAUNCHED)
 
 
 def _resp(status: int, error: str = "", data: Any = None) -> dict:
@@ -25,10 +26,10 @@ def _outcome(what: str, res: dict, data: Any = None) -> dict | None:
     if res["status"] != SUCCESS:
         return res
     status = res["data"].get("status")
-    if status == "finished":
+    if status == Status.FINISHED:
         return _resp(SUCCESS, "", data if data is not None else res["data"])
-    if status in ("error", "cancelled"):
-        return _resp(FAILED, f"{what} {'failed' if status == 'error' else 'was cancelled'}: "
+    if status in (Status.ERROR, Status.CANCELLED):
+        return _resp(FAILED, f"{what} {'failed' if status == Status.ERROR else 'was cancelled'}: "
                              f"{(res['data'].get('error_data') or {}).get('error')}",
                      data if data is not None else res["data"])
     return None

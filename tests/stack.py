@@ -25,6 +25,7 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
+from utils.consts import DONE_STATUSES  # noqa: E402
 from conftest import PG_URL_BASE, REDIS_DBS, REDIS_HOST, REDIS_PORT, flush_redis, free_port  # noqa: E402
 
 from utils.consts import PREDICT_QUEUE, TRAIN_QUEUE  # noqa: E402
@@ -239,7 +240,7 @@ class LiveStack:
         deadline = time.time() + timeout
         while time.time() < deadline:
             r = session.get(f"{self.url}/mlresults/{result_id}/", timeout=10)
-            if r.status_code == 200 and r.json().get("status") in ("finished", "error"):
+            if r.status_code == 200 and r.json().get("status") in DONE_STATUSES:
                 return r.json()
             time.sleep(0.3)
         cores = "".join(f"{name}:\n{self.log(name)}\n" for name in self.core_workers)

@@ -5,6 +5,7 @@ the pipeline and the client import them from here.
 """
 from __future__ import annotations
 
+import enum
 import os
 
 # Status codes of library calls, as the original antinex-utils/client used.
@@ -33,7 +34,8 @@ PREDICT_QUEUE = os.environ.get("PREDICT_QUEUE", "webapp.predict.requests")
 # The API task the core calls with results (the original's return path).
 RESULTS_TASK_NAME = "drf_network_pipeline.pipeline.tasks.task_ml_process_results"
 
-# The API worker's own tasks (local training, dataset preparation).
+# The API worker's queue and its own tasks (local training, dataset preparation).
+API_QUEUE = "antinex.api"
 API_JOB_TASK = "api.ml.tasks.task_ml_job"
 API_PREPARE_TASK = "api.ml.tasks.task_ml_prepare"
 
@@ -51,3 +53,58 @@ DEFAULT_PACKETS_BROKER_URL = "redis://localhost:6379/15"
 # "manifest").
 CORE_TRAIN_TASK = "antinex.core.train"
 CORE_PREDICT_TASK = "antinex.core.predict"
+
+
+class Status(enum.StrEnum):
+    """Every status value of a job, a result or a dataset preparation (the original's names).
+
+    One home for the API's records (api/ml/models.py builds its choices from
+    these), the workers and the client; a member compares equal to its text.
+    """
+
+    REQUESTED = "requested"
+    INITIAL = "initial"
+    TRAINING = "training"
+    PREDICTING = "predicting"
+    ANALYZING = "analyzing"
+    COMPILING = "compiling"
+    EVALUATING = "evaluating"
+    PLOTTING = "plotting"
+    UPLOADING = "uploading"
+    CACHING = "caching"
+    WAITING = "waiting"
+    COMPLETED = "completed"
+    LAUNCHED = "launched"
+    SETUP = "setup"
+    EMAILING = "emailing"
+    PENDING = "pending"
+    STARTED = "started"
+    RUNNING = "running"
+    PROCESSING = "processing"
+    PREPROC = "preproc"
+    POSTPROC = "postproc"
+    ARCHIVING = "archiving"
+    NOTIFYING = "notifying"
+    PAUSE = "pause"
+    CANCEL = "cancel"
+    DELETE = "delete"
+    FINISHED = "finished"
+    ERROR = "error"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class ControlState(enum.StrEnum):
+    """A record's ``control_state``."""
+
+    ACTIVE = "active"
+    FINISHED = "finished"
+    PAUSE = "pause"
+    CANCEL = "cancel"
+    DELETE = "delete"
+    ERROR = "error"
+    LAUNCHED = "launched"
+
+
+# a job, result or preparation in one of these is over: nothing runs for it any more
+DONE_STATUSES = (Status.FINISHED, Status.ERROR, Status.CANCELLED)

@@ -21,6 +21,7 @@ from rest_framework import status
 from rest_framework.exceptions import APIException
 
 from api.ml.models import DONE, MLJob, MLJobResult, MLPrepare
+from utils.consts import Status
 from utils.jobcontrol import CancelFlags
 from utils.limits import LIMITS
 from utils.request import MLRequest, RequestError, check_model_size
@@ -143,7 +144,7 @@ def check_job_quota(user: User, rows: int) -> None:
 def check_prepare_quota(user: User) -> None:
     """At most ANTINEX_MAX_ACTIVE_PREPARES preparations queued or running per user."""
     count = MLPrepare.objects.filter(user=user, updated__gte=_active_since()).exclude(
-        Q(status__in=DONE) | Q(status="failed")).count()
+        Q(status__in=DONE) | Q(status=Status.FAILED)).count()
     if count >= LIMITS.max_active_prepares:
         raise QuotaExceeded(f"{count} of your dataset preparations are queued or running; the limit is "
                             f"{LIMITS.max_active_prepares} (ANTINEX_MAX_ACTIVE_PREPARES)")
@@ -168,5 +169,5 @@ def cancel_job(job: MLJob) -> bool:
 
         logging.getLogger(__name__).warning("cancel flag for job %s not set: %s", job.id, exc)
     result = MLJobResult.objects.filter(job=job).values_list("id", flat=True).first()
-    mark(job.id, result, "cancelled", "cancelled by its owner")
+    mark(job.id, result, Status.CANCELLED, "cancelled by its owner")
     return True

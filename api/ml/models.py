@@ -10,23 +10,24 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from utils.consts import DONE_STATUSES, ControlState, Status
+
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 
-PREPARE_STATUS = ("requested", "initial", "running", "preproc", "postproc", "uploading", "archiving",
-                  "finished", "notifying", "error", "failed", "cancelled")
-JOB_STATUS = ("requested", "initial", "training", "predicting", "analyzing", "compiling", "evaluating",
-              "plotting", "uploading", "caching", "waiting", "completed", "launched", "setup", "emailing",
-              "pending", "started", "running", "postproc", "archiving", "finished", "notifying", "error",
-              "failed", "cancelled")
-RESULT_STATUS = ("initial", "waiting", "processing", "uploading", "pause", "cancel", "delete", "finished",
-                 "completed", "launched", "error", "failed", "cancelled")
-# a job, result or preparation in one of these is over: nothing runs for it any more
-DONE = ("finished", "error", "cancelled")
-CONTROL_STATE = ("active", "finished", "pause", "cancel", "delete", "error", "launched")
+S = Status
+PREPARE_STATUS = (S.REQUESTED, S.INITIAL, S.RUNNING, S.PREPROC, S.POSTPROC, S.UPLOADING, S.ARCHIVING, S.FINISHED,
+                  S.NOTIFYING, S.ERROR, S.FAILED, S.CANCELLED)
+JOB_STATUS = (S.REQUESTED, S.INITIAL, S.TRAINING, S.PREDICTING, S.ANALYZING, S.COMPILING, S.EVALUATING, S.PLOTTING,
+              S.UPLOADING, S.CACHING, S.WAITING, S.COMPLETED, S.LAUNCHED, S.SETUP, S.EMAILING, S.PENDING, S.STARTED,
+              S.RUNNING, S.POSTPROC, S.ARCHIVING, S.FINISHED, S.NOTIFYING, S.ERROR, S.FAILED, S.CANCELLED)
+RESULT_STATUS = (S.INITIAL, S.WAITING, S.PROCESSING, S.UPLOADING, S.PAUSE, S.CANCEL, S.DELETE, S.FINISHED,
+                 S.COMPLETED, S.LAUNCHED, S.ERROR, S.FAILED, S.CANCELLED)
+DONE = DONE_STATUSES
+CONTROL_STATE = tuple(ControlState)
 
 
 def _choices(values):
-    return [(v, v) for v in values]
+    return [(str(v), str(v)) for v in values]
 
 
 def _fmt(when):
@@ -50,8 +51,8 @@ class Base(models.Model):
 
 
 class MLPrepare(Base):
-    status = models.CharField(max_length=20, default="initial", choices=_choices(PREPARE_STATUS))
-    control_state = models.CharField(max_length=20, default="active", choices=_choices(CONTROL_STATE))
+    status = models.CharField(max_length=20, default=Status.INITIAL, choices=_choices(PREPARE_STATUS))
+    control_state = models.CharField(max_length=20, default=ControlState.ACTIVE, choices=_choices(CONTROL_STATE))
     title = models.CharField(max_length=256, default="no title")
     desc = models.TextField(default="no desc")
     full_file = models.CharField(max_length=1024, default="")
@@ -86,8 +87,8 @@ class MLJob(Base):
     ds_name = models.CharField(max_length=256, default="")
     algo_name = models.CharField(max_length=256, default="")
     ml_type = models.CharField(max_length=20, default="classification")
-    status = models.CharField(max_length=20, default="initial", choices=_choices(JOB_STATUS), db_index=True)
-    control_state = models.CharField(max_length=20, default="active", choices=_choices(CONTROL_STATE))
+    status = models.CharField(max_length=20, default=Status.INITIAL, choices=_choices(JOB_STATUS), db_index=True)
+    control_state = models.CharField(max_length=20, default=ControlState.ACTIVE, choices=_choices(CONTROL_STATE))
     predict_feature = models.CharField(max_length=256, default="label_value")
     predict_manifest = models.JSONField(default=dict, blank=True)
     training_data = models.JSONField(default=dict, blank=True)
@@ -114,7 +115,7 @@ class MLJob(Base):
 
 class MLJobResult(Base):
     job = models.ForeignKey(MLJob, null=True, on_delete=models.CASCADE, related_name="results")
-    status = models.CharField(max_length=20, default="initial", choices=_choices(RESULT_STATUS), db_index=True)
+    status = models.CharField(max_length=20, default=Status.INITIAL, choices=_choices(RESULT_STATUS), db_index=True)
     test_size = models.FloatField(default=0.2)
     csv_file = models.CharField(max_length=1024, default="", blank=True)
     meta_file = models.CharField(max_length=1024, default="", blank=True)

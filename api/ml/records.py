@@ -8,6 +8,7 @@ from django.db import transaction
 
 from api.ml.models import DONE, MLJob, MLJobResult
 from api.ml.notify import notify_done
+from utils.consts import ControlState, Status
 from utils.limits import LIMITS
 
 log = logging.getLogger(__name__)
@@ -38,16 +39,16 @@ def record_results(job_id: int, result_id: int, data: dict) -> bool:
         if job is None or result is None:
             log.warning("results for deleted job %s / result %s dropped", job_id, result_id)
             return False
-        if job.status == "cancelled":
+        if job.status == Status.CANCELLED:
             return True  # its owner stopped it: whatever the worker says now stays unsaid
         ok = int(data.get("status", 0) or 0) == 0 and not data.get("err")
         if not ok:
-            if result.status == "finished":
+            if result.status == Status.FINISHED:
                 return True
             reason = data.get("err") or "the worker reported an error without a reason"
-            result.status = job.status = "error"
+            result.status = job.status = Status.ERROR
             result.error_data = job.error_data = {"error": reason}
-            job.control_state = "error"
+            job.control_state = ControlState.ERROR
         else:
             metrics = data.get("metrics") or {}
             acc = dict(data.get("acc") or {})
@@ -65,8 +66,8 @@ def record_results(job_id: int, result_id: int, data: dict) -> bool:
             result.predictions_json = {"predictions": rows, "num_predictions": data.get("num_predictions", len(rows)),
                                        "trained": data.get("trained"), "model_source": data.get("model_source")}
             result.error_data = {}
-            result.status = job.status = "finished"
-            job.control_state = "finished"
+            result.status = job.status = Status.FINISHED
+            job.control_state = ControlState.FINISHED
         # only what changed: the job's manifest (every predict row) is not rewritten
         result.save(update_fields=["status", "error_data", "acc_data", "metrics", "history", "model_json",
                                    "model_weights", "model_ref", "predictions_json", "updated"] if ok else
@@ -91,11 +92,11 @@ def mark(job_id: int, result_id: int | None, status: str, reason: str = "") -> N
             job.error_data = {"error": reason}
         fields = ["status", "error_data", "updated"]
         if status in DONE:
-            job.control_state = {"cancelled": "cancel"}.get(status, status)
+            job.control_state = ControlState.CANCEL if status == Status.CANCELLED else ControlState(status)
             fields.append("control_state")
         job.save(update_fields=fields)
         if result_id:
-            res_status = {"started": "processing", "launched": "launched", "error": "error"}.get(status, status)
+            res_status = Status.PROCESSING if status == Status.STARTED else status  # a result has no "started"
             fields = {"status": res_status}
             if reason:
                 fields["error_data"] = {"error": reason}

@@ -11,7 +11,7 @@ from api.ml.models import MLJob, MLPrepare
 from api.ml.records import DONE, mark, record_results
 from utils.jobcontrol import celery_time_limits
 from utils.limits import LIMITS
-from utils.consts import API_JOB_TASK, API_PREPARE_TASK, RESULTS_TASK_NAME
+from utils.consts import API_JOB_TASK, API_PREPARE_TASK, RESULTS_TASK_NAME, ControlState, Status
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ def task_ml_job(job_id: int, result_id: int) -> None:
     job = MLJob.objects.filter(id=job_id).first()
     if job is None or job.status in DONE:
         return  # deleted, or a redelivery of a job already done
-    mark(job_id, result_id, "started")
+    mark(job_id, result_id, Status.STARTED)
     body = dict(job.predict_manifest)
     store = ModelStore(settings.ANTINEX_MODEL_STORE)  # labels carry the user: "user_<id>.<label>"
     trained = None
@@ -88,7 +88,7 @@ def task_ml_prepare(prepare_id: int) -> None:
     prep = MLPrepare.objects.filter(id=prepare_id).first()
     if prep is None or prep.status in DONE:
         return
-    prep.status = "running"
+    prep.status = Status.RUNNING
     prep.save(update_fields=["status", "updated"])
     space = data_space(prep.user_id)  # read: the owner's folder and the shared data; write: the folder only
     try:
@@ -96,7 +96,7 @@ def task_ml_prepare(prepare_id: int) -> None:
         meta = prepare_dataset(files, prep.full_file, prep.clean_file, label_rules=prep.label_rules,
                                post_proc=prep.post_proc, meta_suffix=prep.meta_suffix, space=space)
     except PrepareError as exc:
-        prep.status = prep.control_state = "error"
+        prep.status, prep.control_state = Status.ERROR, ControlState.ERROR
         prep.error_data = {"error": space.redact(str(exc))}
     else:
         prep.pipeline_files = {"files": [space.public(f) for f in files], **{
@@ -105,5 +105,5 @@ def task_ml_prepare(prepare_id: int) -> None:
                           "ignore_features": meta["ignore_features"],
                           "feature_to_predict": meta["feature_to_predict"]}
         prep.meta_data = meta
-        prep.status = prep.control_state = "finished"
+        prep.status, prep.control_state = Status.FINISHED, ControlState.FINISHED
     prep.save()

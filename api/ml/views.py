@@ -28,7 +28,7 @@ from api.ml.models import MLJob, MLJobResult, MLPrepare
 from api.ml.notify import wait_slot, wait_until
 from api.ml.records import DONE, mark
 from api.ml.serializers import MLJobRequestSerializer, MLPrepareRequestSerializer, UserSerializer, json_field
-from utils.consts import API_JOB_TASK, API_PREPARE_TASK
+from utils.consts import API_JOB_TASK, API_PREPARE_TASK, ControlState, Status
 from utils.limits import LIMITS
 from utils.request import RequestError, parse_label_rules, parse_request, require_data
 from utils.userdata import DataSpace, plain_file_name
@@ -305,7 +305,7 @@ class MLJobViewSet(OwnedViewSet):
             if settings.ANTINEX_WORKER_ENABLED:
                 # "launched" goes in with the records: a failed publish below turns it into an error,
                 # and a result that arrives first is never overwritten (no second transaction to race)
-                job.status = result.status = "launched"
+                job.status = result.status = Status.LAUNCHED
                 fields.append("status")
                 result.save(update_fields=["status"])
             job.save(update_fields=fields)
@@ -316,7 +316,7 @@ class MLJobViewSet(OwnedViewSet):
                 dispatch.run_in_api_worker(API_JOB_TASK, job.id, result.id)
         except Exception as exc:  # broker down: the job is recorded with the reason, never lost silently
             log.exception("could not queue job %s", job.id)
-            mark(job.id, result.id, "error", f"could not queue the job: {type(exc).__name__}: {exc}")
+            mark(job.id, result.id, Status.ERROR, f"could not queue the job: {type(exc).__name__}: {exc}")
             job.refresh_from_db()
             return Response({"error": job.error_data.get("error"), "job": self.render(job, request),
                              "results": scrub(result.public(), jobs.data_space(request.user.id))},
@@ -448,7 +448,7 @@ class MLPrepareViewSet(OwnedViewSet):
             dispatch.run_in_api_worker(API_PREPARE_TASK, prep.id)
         except Exception as exc:  # broker down: the record says why, nothing is lost silently
             log.exception("could not queue prepare %s", prep.id)
-            prep.status = prep.control_state = "error"
+            prep.status, prep.control_state = Status.ERROR, ControlState.ERROR
             prep.error_data = {"error": f"could not queue: {type(exc).__name__}: {exc}"}
             prep.save()
         prep.refresh_from_db()
