@@ -7,7 +7,8 @@ from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.db import DataError, InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import status
-from rest_framework.exceptions import APIException
+from rest_framework.exceptions import (APIException, AuthenticationFailed, MethodNotAllowed, NotAcceptable,
+                                       NotAuthenticated, NotFound, ParseError, UnsupportedMediaType, ValidationError)
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_handler
 
@@ -21,9 +22,52 @@ class BadRequest(APIException):
     default_code = "bad_request"
 
 
-def request_error_response(exc: RequestError) -> Response:
-    return Response({"error": str(exc), "field": exc.field, "reason": exc.reason},
-                    status=status.HTTP_400_BAD_REQUEST)
+def error_body(field: str | None, reason: str, error: str | None = None, **extra) -> dict:
+    """The API's one error shape: ``{"error", "field", "reason"}``.
+
+    ``field`` names what was wrong (a request field, ``body``, ``id``,
+    ``Authorization``, ``quota``) or is None when nothing in the request
+    is (a database outage); ``error`` is the one-line message;
+    ``extra`` carries DRF's ``detail`` where DRF speaks.
+    """
+    return {"error": error or (f"{field}: {reason}" if field else reason), "field": field, "reason": reason,
+            **extra}
+
+
+def first_error(detail) -> tuple[str | None, str]:
+    """(field, message) of the first error in a DRF ``ValidationError`` detail."""
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            field, message = first_error(value)
+            return (None if key == "non_field_errors" else (field or str(key))), message
+    if isinstance(detail, list) and detail:
+        return first_error(detail[0])
+    return None, str(detail)
+
+
+def request_error_response(exc: RequestError, status_code: int = status.HTTP_400_BAD_REQUEST) -> Response:
+    return Response(error_body(exc.field, exc.reason), status=status_code)
+
+
+# what a DRF exception is about, when its detail does not say
+_FIELD_OF = ((NotAuthenticated, "Authorization"), (AuthenticationFailed, "Authorization"), (NotFound, "id"),
+             (MethodNotAllowed, "method"), (ParseError, "body"), (UnsupportedMediaType, "Content-Type"),
+             (NotAcceptable, "Accept"))
+
+
+def _drf_body(exc: APIException, data) -> dict:
+    if isinstance(data, dict) and {"error", "field", "reason"} <= data.keys():
+        return {k: str(v) if v is not None and not isinstance(v, (dict, list)) else v for k, v in data.items()}
+    if isinstance(exc, ValidationError):
+        field, message = first_error(data)
+        return error_body(field, message)
+    detail = data.get("detail", data) if isinstance(data, dict) else data
+    reason = str(detail)
+    messages = data.get("messages") if isinstance(data, dict) else None
+    if isinstance(messages, list):  # simplejwt's InvalidToken says why in its messages
+        reason += ": " + "; ".join(str(m.get("message", m)) if isinstance(m, dict) else str(m) for m in messages)
+    field = next((f for kind, f in _FIELD_OF if isinstance(exc, kind)), None)
+    return error_body(field, reason, detail=str(detail))
 
 
 def exception_handler(exc, context):
@@ -31,33 +75,29 @@ def exception_handler(exc, context):
         return request_error_response(exc)
     response = drf_handler(exc, context)
     if response is not None:
-        data = response.data
-        if isinstance(data, dict) and "detail" in data and "error" not in data:
-            data = {"error": str(data["detail"]), **data}
-        elif not isinstance(data, dict):
-            data = {"error": data}
-        response.data = data
+        response.data = _drf_body(exc, response.data)
         return response
     if isinstance(exc, Http404):
-        return Response({"error": "not found"}, status=404)
+        return Response(error_body("id", "not found", error="not found"), status=404)
     if isinstance(exc, RequestDataTooBig):
         from django.conf import settings
 
-        return Response({"error": f"request body too large: the limit is {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} "
-                                  "bytes (ANTINEX_MAX_BODY_BYTES); send fewer rows per request"}, status=413)
+        return Response(error_body("body", f"request body too large: the limit is "
+                                           f"{settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes (ANTINEX_MAX_BODY_BYTES); "
+                                           "send fewer rows per request"), status=413)
     if isinstance(exc, (OperationalError, InterfaceError)):
         # PostgreSQL is down or restarting: tell the client to come back, do not pretend it was their fault
         log.warning("database unavailable: %s", exc)
-        response = Response({"error": "the database is unavailable right now; retry shortly"}, status=503,
+        response = Response(error_body(None, "the database is unavailable right now; retry shortly"), status=503,
                             headers={"Retry-After": "5"})
         response.database_unavailable = True  # RetryStaleConnection may answer it again on a fresh connection
         return response
     if isinstance(exc, (DataError, UnicodeEncodeError)):
         # validation should have caught it: still the client's input, never a 500
         log.warning("input the database refused: %s", exc)
-        return Response({"error": f"the request holds values the database cannot store: {type(exc).__name__}"},
-                        status=400)
+        return Response(error_body("body", f"the request holds values the database cannot store: "
+                                           f"{type(exc).__name__}"), status=400)
     if isinstance(exc, SuspiciousOperation):
-        return Response({"error": f"bad request: {exc}"}, status=400)
+        return Response(error_body("body", f"bad request: {exc}"), status=400)
     log.exception("unhandled error in %s", context.get("view"))
-    return Response({"error": f"internal error: {type(exc).__name__}"}, status=500)
+    return Response(error_body(None, f"internal error: {type(exc).__name__}"), status=500)

@@ -8,6 +8,8 @@ from django.core.validators import validate_email
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
+from utils.request import RequestError
+
 
 class UserSerializer(serializers.Serializer):
     """Registration and profile updates, with the original's messages."""
@@ -73,9 +75,9 @@ def json_field(value, name: str) -> dict:
         try:
             value = json.loads(value)
         except json.JSONDecodeError as exc:
-            raise serializers.ValidationError({name: f"is not valid JSON: {exc.msg}"}) from None
+            raise RequestError(name, f"is not valid JSON: {exc.msg}") from None
     if not isinstance(value, dict):
-        raise serializers.ValidationError({name: "must be a JSON object"})
+        raise RequestError(name, "must be a JSON object")
     return value
 
 

@@ -22,6 +22,7 @@ from rest_framework_simplejwt.serializers import TokenRefreshSerializer
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.views import TokenRefreshView
 
+from api.ml.errors import error_body
 from api.ml.views import TokenView
 
 log = logging.getLogger(__name__)
@@ -127,7 +128,7 @@ def throttled_admin_login(login: Callable[..., HttpResponse]) -> Callable[..., H
         if not throttle.reserve(request, request.POST.get("username")):
             refused = throttle.refusal()
             reason = str(refused.detail)  # the same JSON as the API's 429 (api/ml/errors.py)
-            return JsonResponse({"error": reason, "detail": reason}, status=refused.status_code,
+            return JsonResponse(error_body(None, reason, detail=reason), status=refused.status_code,
                                 headers={"Retry-After": str(refused.wait)})
         response = login(request, extra_context)
         if response.status_code == 302 and request.user.is_authenticated:  # logged in: redirected on

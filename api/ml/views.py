@@ -16,14 +16,14 @@ from drf_yasg.utils import swagger_auto_schema
 from drf_yasg.utils import no_body
 from rest_framework import permissions, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import NotFound
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
 from rest_framework_simplejwt.views import TokenObtainPairView
 
 from api.ml import dispatch, jobs
-from api.ml.errors import request_error_response
+from api.ml.errors import error_body, first_error, request_error_response
 from api.ml.models import MLJob, MLJobResult, MLPrepare
 from api.ml.notify import wait_slot, wait_until
 from api.ml.records import DONE, mark
@@ -36,22 +36,13 @@ from utils.userdata import DataSpace, plain_file_name
 log = logging.getLogger(__name__)
 
 
-def _first_error(detail) -> str:
-    if isinstance(detail, dict):
-        for key, value in detail.items():
-            return f"{key}: {_first_error(value)}" if key != "non_field_errors" else _first_error(value)
-    if isinstance(detail, list) and detail:
-        return _first_error(detail[0])
-    return str(detail)
-
-
 PREPARE_TEXT_FIELDS = ("title", "desc", "ds_glob_path", "ds_dir", "full_file", "clean_file", "output_dir",
                        "meta_suffix")
 
 
 def _refuse(field: str, reason: str, error: str = "", status_code: int = 400) -> Response:
-    """The API's 400 shape: which field, and why."""
-    return Response({"error": error or f"{field}: {reason}", "field": field, "reason": reason}, status=status_code)
+    """A refusal in the API's one error shape (api/ml/errors.py): which field, and why."""
+    return Response(error_body(field, reason, error or None), status=status_code)
 
 
 PATH_FIELDS = ("dataset", "csv_file", "meta_file", "full_file", "clean_file", "output_dir")
@@ -151,8 +142,9 @@ class TokenView(TokenObtainPairView):
         try:
             serializer.is_valid(raise_exception=True)
         except Exception as exc:  # simplejwt raises AuthenticationFailed (401); the original answered 400
-            detail = getattr(exc, "detail", str(exc))
-            return Response({"error": _first_error(detail), "non_field_errors": [_first_error(detail)]},
+            field, message = first_error(getattr(exc, "detail", str(exc)))
+            # the original's 400 carried DRF's non_field_errors: kept beside the one shape
+            return Response(error_body(field, message, non_field_errors=[message]),
                             status=status.HTTP_400_BAD_REQUEST)
         return Response(serializer.validated_data, status=status.HTTP_200_OK)
 
@@ -190,7 +182,7 @@ class UserViewSet(RetryStaleConnection, viewsets.ViewSet):
     def create(self, request):
         ser = UserSerializer(data=request.data)
         if not ser.is_valid():
-            return Response({"error": _first_error(ser.errors), **ser.errors}, status=400)
+            return Response(error_body(*first_error(ser.errors)), status=400)
         user = ser.save()
         return Response(UserSerializer(user).data, status=201)
 
@@ -210,7 +202,7 @@ class UserViewSet(RetryStaleConnection, viewsets.ViewSet):
         user = self._self(request, pk)
         ser = UserSerializer(user, data=request.data, partial=True)
         if not ser.is_valid():
-            return Response({"error": _first_error(ser.errors), **ser.errors}, status=400)
+            return Response(error_body(*first_error(ser.errors)), status=400)
         return Response(UserSerializer(ser.save()).data)
 
 
@@ -265,7 +257,7 @@ class MLJobViewSet(OwnedViewSet):
     def create(self, request):
         body = request.data
         if not isinstance(body, dict):
-            raise ValidationError({"error": "the body must be a JSON object"})
+            raise RequestError("body", "must be a JSON object")
         body = dict(body)
         refused = refuse_unstorable(body)
         if refused:
@@ -406,7 +398,7 @@ class MLPrepareViewSet(OwnedViewSet):
     def create(self, request):
         body = request.data
         if not isinstance(body, dict):
-            raise ValidationError({"error": "the body must be a JSON object"})
+            raise RequestError("body", "must be a JSON object")
         if not body.get("ds_glob_path"):
             return _refuse("ds_glob_path", "missing")
         refused = refuse_unstorable(dict(body))

@@ -306,3 +306,29 @@ def test_training_data_overrides_like_the_schema(stack, alice):
     assert manifest["epochs"] == 1 and manifest["job_id"] == r.json()["job"]["id"]
     result = stack.wait_for_result(alice, manifest["result_id"])
     assert result["status"] == "finished" and len(result["history"]["loss"]) == 1, result["error_data"]
+
+
+def test_every_error_has_the_one_shape(stack, alice):
+    """{"error", "field", "reason"} from every endpoint and every kind of refusal (api/ml/errors.py)."""
+    url = stack.url
+    cases = [
+        (alice.post(f"{url}/ml/", data="{not json", headers={"Content-Type": "application/json"}), 400, "body"),
+        (alice.post(f"{url}/ml/", json=[1, 2]), 400, "body"),
+        (alice.post(f"{url}/ml/", json=job_body("train.csv", pre_proc="{bad")), 400, "pre_proc"),
+        (alice.post(f"{url}/ml/", json=job_body("train.csv", epochs="x")), 400, "epochs"),
+        (alice.post(f"{url}/mlprepare/", json={"ds_glob_path": "x/*.csv", "meta_suffix": "a/b"}), 400, "meta_suffix"),
+        (requests.post(f"{url}/users/", json={"username": "x", "password": "abcd"}, timeout=10), 400, "email"),
+        (requests.post(f"{url}/api-token-auth/", json={"username": "alice", "password": "no"}, timeout=10), 400,
+         None),
+        (requests.get(f"{url}/ml/", timeout=10), 401, "Authorization"),
+        (requests.get(f"{url}/ml/", headers={"Authorization": "JWT x.y.z"}, timeout=10), 401, "Authorization"),
+        (alice.get(f"{url}/ml/987654/"), 404, "id"),
+        (alice.put(f"{url}/ml/", json={}), 405, "method"),
+        (alice.get(f"{url}/mlresults/1/", params={"wait": "x"}), 400, "wait"),
+        (requests.post(f"{url}/api-token-refresh/", json={"refresh": "nope"}, timeout=10), 401, "Authorization"),
+    ]
+    for r, code, field in cases:
+        body = r.json()
+        assert r.status_code == code, (r.request.method, r.request.url, r.text)
+        assert {"error", "field", "reason"} <= body.keys(), r.text
+        assert body["field"] == field and isinstance(body["error"], str) and body["reason"], r.text

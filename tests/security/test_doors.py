@@ -205,7 +205,7 @@ def test_password_guessing_is_throttled_on_both_login_doors(throttled):
     # per username: the 4th bad password is refused, from any address, through either door
     for _ in range(3):
         bad = _token_login(throttled, "10.0.0.1", "victim", "guess")
-        assert bad.status_code == 400 and set(bad.json()) == {"error", "non_field_errors"}, bad.text
+        assert bad.status_code == 400 and set(bad.json()) == {"error", "field", "reason", "non_field_errors"}, bad.text
     _assert_throttled(_token_login(throttled, "10.0.0.1", "victim", "guess"))
     _assert_throttled(_token_login(throttled, "10.0.0.2", "victim", "victim-pass-1"))
     _assert_throttled(_admin_login(throttled, "10.0.0.2", "victim", "guess"))
