@@ -18,6 +18,7 @@ shared directory. Replies and records show paths relative to those roots
 """
 from __future__ import annotations
 
+import functools
 import glob as globmod
 import itertools
 import os
@@ -112,11 +113,13 @@ class DataSpace:
     @classmethod
     def build(cls, shared: Iterable[str | Path] | None, users_root: str | Path | None = None,
               user_id: int | str | None = None) -> "DataSpace":
-        """Resolve the roots once; ``user_id`` gives the caller's own folder under ``users_root``."""
-        roots = tuple(Path(p).resolve() for p in (shared or ()))
-        users = Path(users_root).resolve() if users_root else None
-        own = users / user_folder_name(user_id) if users is not None and user_id is not None else None
-        return cls(shared=roots, users_root=users, own=own)
+        """Resolve the roots; ``user_id`` gives the caller's own folder under ``users_root``.
+
+        Built once per (roots, user) in a process: every request and every
+        record rendered asks for one, and the roots are settings.
+        """
+        return _build(tuple(str(p) for p in (shared or ())), str(users_root) if users_root else None,
+                      None if user_id is None else int(user_id))
 
     @property
     def confined(self) -> bool:
@@ -225,3 +228,11 @@ class DataSpace:
             text = text.replace(str(root) + "/", "").replace(str(root), label)
         # any other absolute path (a library's message, a traceback line): its last part only
         return _ABSOLUTE.sub(lambda m: f"<server>/{m.group(1)}", text)
+
+
+@functools.lru_cache(maxsize=1024)
+def _build(shared: tuple[str, ...], users_root: str | None, user_id: int | None) -> DataSpace:
+    roots = tuple(Path(p).resolve() for p in shared)
+    users = Path(users_root).resolve() if users_root else None
+    own = users / user_folder_name(user_id) if users is not None and user_id is not None else None
+    return DataSpace(shared=roots, users_root=users, own=own)

@@ -48,17 +48,27 @@ def _refuse(field: str, reason: str, error: str = "", status_code: int = 400) ->
 PATH_FIELDS = ("dataset", "csv_file", "meta_file", "full_file", "clean_file", "output_dir")
 
 
+def _scrub_holder(holder: dict, space: DataSpace) -> dict:
+    """A copy of one level of a record with its paths public and the return path's broker URL hidden."""
+    holder = {**holder, **{name: space.public(holder[name]) for name in PATH_FIELDS
+                           if isinstance(holder.get(name), str) and holder[name]}}
+    node = holder.get("worker_result_node")
+    if isinstance(node, dict) and "auth_url" in node:
+        holder["worker_result_node"] = {**node, "auth_url": "<the API broker>"}  # may hold its password
+    return holder
+
+
 def scrub(out: dict, space: DataSpace) -> dict:
-    """A record as its owner sees it: paths relative to their folder or the shared data, no broker URLs."""
-    for holder in (out, out.get("predict_manifest"), (out.get("predict_manifest") or {}).get("manifest")):
-        if not isinstance(holder, dict):
-            continue
-        for name in PATH_FIELDS:
-            if isinstance(holder.get(name), str) and holder[name]:
-                holder[name] = space.public(holder[name])
-        node = holder.get("worker_result_node")
-        if isinstance(node, dict) and "auth_url" in node:
-            holder["worker_result_node"] = {**node, "auth_url": "<the API broker>"}  # may hold its password
+    """A record as its owner sees it: paths relative to their folder or the shared data, no broker URLs.
+
+    Builds copies: the model's own JSON fields are never changed.
+    """
+    out = _scrub_holder(out, space)
+    if isinstance(out.get("predict_manifest"), dict):
+        manifest = _scrub_holder(out["predict_manifest"], space)
+        if isinstance(manifest.get("manifest"), dict):
+            manifest["manifest"] = _scrub_holder(manifest["manifest"], space)
+        out["predict_manifest"] = manifest
     if isinstance(out.get("pipeline_files"), dict):
         out["pipeline_files"] = {k: [space.public(f) for f in v] if isinstance(v, list) else v
                                  for k, v in out["pipeline_files"].items()}
