@@ -47,7 +47,7 @@ RUN antinex-manage collectstatic --noinput
 WORKDIR /opt/antinex
 USER antinex
 EXPOSE 8010
-CMD ["gunicorn", "api.wsgi:application", "-c", "python:api.gunicorn_conf", "--bind", "0.0.0.0:8010"]
+CMD ["gunicorn", "antinex.api.wsgi:application", "-c", "python:antinex.api.gunicorn_conf", "--bind", "0.0.0.0:8010"]
 
 FROM app AS jupyter
 USER root

@@ -206,7 +206,7 @@ worker_ready() { grep -q "ready\." "$LOG_DIR/$1.log"; }
 # model cache). The celery command line takes its broker from BROKER_URL
 # (the API broker here), so the core gets its own broker under that name.
 start_core() {
-    start "$1" env BROKER_URL="$ANTINEX_CORE_BROKER_URL" celery -A core.celery_app worker \
+    start "$1" env BROKER_URL="$ANTINEX_CORE_BROKER_URL" celery -A antinex.core.celery_app worker \
         -Q "$2" --pool solo --hostname "$1@%h" --loglevel INFO
 }
 
@@ -259,9 +259,9 @@ run_local() {
     fi
 
     local base="http://$ANTINEX_BIND:$ANTINEX_API_PORT"
-    start api gunicorn api.wsgi:application -c python:api.gunicorn_conf \
+    start api gunicorn antinex.api.wsgi:application -c python:antinex.api.gunicorn_conf \
         --bind "$ANTINEX_BIND:$ANTINEX_API_PORT" --access-logfile "$LOG_DIR/api-access.log"
-    start worker celery -A api.celery_app worker \
+    start worker celery -A antinex.api.celery_app worker \
         -Q "celery,drf_network_pipeline.pipeline.tasks.task_ml_process_results,antinex.api" \
         --concurrency "${API_WORKER_CONCURRENCY:-2}" --hostname "api@%h" --loglevel INFO
     # Two core workers, so predictions never wait behind a training; the

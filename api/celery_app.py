@@ -9,8 +9,8 @@ import os
 
 from celery import Celery
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "api.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "antinex.api.settings")
 
 app = Celery("drf_network_pipeline")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks(["api.ml"])
+app.autodiscover_tasks(["antinex.api.ml"])

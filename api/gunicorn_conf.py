@@ -1,6 +1,6 @@
 """Gunicorn settings for the API, shared by run-all.sh, compose.yml, the Dockerfile and the tests.
 
-``gunicorn api.wsgi:application -c python:api.gunicorn_conf --bind HOST:PORT``
+``gunicorn antinex.api.wsgi:application -c python:antinex.api.gunicorn_conf --bind HOST:PORT``
 
 Threaded workers (gthread): a ``GET /mlresults/{id}/?wait=S`` long poll
 holds one thread, not a whole process, and clients keep their connections
@@ -24,7 +24,7 @@ def pre_request(worker, req):
     the client's next request. Saying ``Connection: close`` up front lets
     the client open a new one instead.
     """
-    from api.settings import DATA_UPLOAD_MAX_MEMORY_SIZE
+    from antinex.api.settings import DATA_UPLOAD_MAX_MEMORY_SIZE
 
     for name, value in req.headers:
         if name == "CONTENT-LENGTH":

@@ -13,8 +13,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from utils.userdata import datasets_dirs_from_env, users_root_from_env
-from utils.consts import API_QUEUE, DEFAULT_API_BROKER_URL, DEFAULT_CORE_BROKER_URL, RESULTS_TASK_NAME
+from antinex.utils.userdata import datasets_dirs_from_env, users_root_from_env
+from antinex.utils.consts import API_QUEUE, DEFAULT_API_BROKER_URL, DEFAULT_CORE_BROKER_URL, RESULTS_TASK_NAME
 
 
 def env_bool(name: str, default: bool) -> bool:
@@ -55,14 +55,14 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework_simplejwt.token_blacklist",
     "drf_yasg",
-    "api.ml",
+    "antinex.api.ml",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # after WhiteNoise: the policy is for pages, not for the static files they load
-    "api.middleware.ContentSecurityPolicyMiddleware",
+    "antinex.api.middleware.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -71,8 +71,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
-ROOT_URLCONF = "api.urls"
-WSGI_APPLICATION = "api.wsgi.application"
+ROOT_URLCONF = "antinex.api.urls"
+WSGI_APPLICATION = "antinex.api.wsgi.application"
 TEMPLATES = [{
     "BACKEND": "django.template.backends.django.DjangoTemplates",
     "DIRS": [BASE_DIR / "templates"],
@@ -133,7 +133,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PARSER_CLASSES": [
-        "api.ml.parsers.DepthLimitedJSONParser",
+        "antinex.api.ml.parsers.DepthLimitedJSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
@@ -144,7 +144,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer",
                                  "rest_framework.renderers.BrowsableAPIRenderer"],
-    "EXCEPTION_HANDLER": "api.ml.errors.exception_handler",
+    "EXCEPTION_HANDLER": "antinex.api.ml.errors.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 

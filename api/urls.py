@@ -12,8 +12,8 @@ from rest_framework import permissions
 from rest_framework.routers import DefaultRouter
 from rest_framework_simplejwt.views import TokenVerifyView
 
-from api.ml.tokens import ActiveUserRefreshView, ThrottledTokenView, throttled_admin_login
-from api.ml.views import MLJobResultViewSet, MLJobViewSet, MLPrepareViewSet, UserViewSet
+from antinex.api.ml.tokens import ActiveUserRefreshView, ThrottledTokenView, throttled_admin_login
+from antinex.api.ml.views import MLJobResultViewSet, MLJobViewSet, MLPrepareViewSet, UserViewSet
 
 router = DefaultRouter()
 router.register("users", UserViewSet, basename="users")

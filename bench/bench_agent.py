@@ -21,7 +21,7 @@ from bench import ROOT
 SNIFF_AGENT = """
 import signal, sys
 from scapy.all import sniff
-from pipeline.publisher import PacketPublisher
+from antinex.pipeline.publisher import PacketPublisher
 def stop(*_):
     raise KeyboardInterrupt
 signal.signal(signal.SIGTERM, stop)
@@ -74,7 +74,7 @@ def run(quick: bool = False) -> list[dict]:
     for rate in (5_000, 20_000, 40_000):
         port = free_port()
         bpf = f"udp port {port}"
-        ours = _published([sys.executable, "-m", "pipeline.capture", "udp", "-i", "lo", "-f", bpf], port, rate,
+        ours = _published([sys.executable, "-m", "antinex.pipeline.capture", "udp", "-i", "lo", "-f", bpf], port, rate,
                           seconds, url)
         base = _published([sys.executable, "-c", SNIFF_AGENT, f"({bpf}) and not port 6379"], port, rate, seconds, url)
         sent = int(rate * seconds)

@@ -20,8 +20,8 @@ ROOT = Path(__file__).resolve().parent.parent
 def _stream(url: str, frames: list[bytes], rate: float) -> None:
     from scapy.layers.l2 import Ether
 
-    from pipeline.flatten import packet_to_message
-    from pipeline.publisher import PacketPublisher
+    from antinex.pipeline.flatten import packet_to_message
+    from antinex.pipeline.publisher import PacketPublisher
 
     messages = [packet_to_message(Ether(f)) for f in frames]
     with PacketPublisher(url) as pub:
@@ -44,8 +44,8 @@ def run(quick: bool = False) -> list[dict]:
     from kombu import Connection
 
     from bench.datasets import packet_frames
-    from pipeline.publisher import packet_queue
-    from pipeline.subscriber import Subscriber
+    from antinex.pipeline.publisher import packet_queue
+    from antinex.pipeline.subscriber import Subscriber
 
     url = f"redis://{REDIS_HOST}:{REDIS_PORT}/{REDIS_DBS['bench']}"
     redis.Redis.from_url(url).flushdb()

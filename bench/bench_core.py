@@ -34,8 +34,8 @@ def _rss_mib() -> float:
 
 def run(quick: bool = False) -> list[dict]:
     from bench.datasets import django_like
-    from utils.make_predictions import make_predictions
-    from utils.model_store import ModelStore
+    from antinex.utils.make_predictions import make_predictions
+    from antinex.utils.model_store import ModelStore
 
     df = django_like(30_200)
     features = [c for c in df.columns if c != "label_value"]

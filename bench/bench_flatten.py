@@ -13,8 +13,8 @@ def run(quick: bool = False) -> list[dict]:
     from scapy.layers.l2 import Ether
 
     from bench.datasets import packet_frames
-    from pipeline.fastparse import frames_to_rows
-    from pipeline.flatten import packet_to_row
+    from antinex.pipeline.fastparse import frames_to_rows
+    from antinex.pipeline.flatten import packet_to_row
 
     n = 20_000 if quick else 100_000
     frames = packet_frames(n)

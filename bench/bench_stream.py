@@ -39,10 +39,10 @@ def run(quick: bool = False) -> list[dict]:
 
     from bench.bench_capture import _stream
     from bench.datasets import packet_frames
-    from client.ai_client import AIClient
-    from pipeline.predict_publisher import PredictPublisher
-    from pipeline.subscriber import Subscriber
-    from utils.data import DEFAULT_REQUEST, DEFAULT_TRAIN
+    from antinex.client.ai_client import AIClient
+    from antinex.pipeline.predict_publisher import PredictPublisher
+    from antinex.pipeline.subscriber import Subscriber
+    from antinex.utils.data import DEFAULT_REQUEST, DEFAULT_TRAIN
 
     n = 3_000 if quick else 10_000
     frames = [f for f in packet_frames(5_000) if b"GET /" in f]

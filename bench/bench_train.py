@@ -69,7 +69,7 @@ def plain_keras(df, features: list[str], epochs: int) -> tuple[float, float]:
 
 def run(quick: bool = False) -> list[dict]:
     from bench.datasets import django_like, write_csv
-    from utils.make_predictions import make_predictions
+    from antinex.utils.make_predictions import make_predictions
 
     rows = 6_000 if quick else 30_200
     epochs = 3 if quick else 15

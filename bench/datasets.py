@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipeline import columns
+from antinex.pipeline import columns
 
 
 def django_like(n_rows: int = 30_200, seed: int = 42) -> pd.DataFrame:

@@ -10,9 +10,9 @@ from typing import Any
 
 import requests
 
-from client import consts
-from client.consts import ERROR, FAILED, LOGIN_FAILED, SUCCESS
-from utils.consts import Status
+from antinex.client import consts
+from antinex.client.consts import ERROR, FAILED, LOGIN_FAILED, SUCCESS
+from antinex.utils.consts import Status
 
 DONE_JOB = (Status.FINISHED, Status.COMPLETED, Status.LAUNCHED)
 

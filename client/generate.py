@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from client.consts import DISABLED, FAILED, SUCCESS, ev
+from antinex.client.consts import DISABLED, FAILED, SUCCESS, ev
 
 
 def _list_env(name: str) -> list[str]:

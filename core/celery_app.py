@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from celery import Celery
 
-from core import settings
-from utils.consts import CORE_PREDICT_TASK, CORE_TRAIN_TASK
+from antinex.core import settings
+from antinex.utils.consts import CORE_PREDICT_TASK, CORE_TRAIN_TASK
 
-app = Celery("antinex-core", broker=settings.BROKER_URL, include=["core.tasks"])
+app = Celery("antinex-core", broker=settings.BROKER_URL, include=["antinex.core.tasks"])
 app.conf.update(
     task_serializer="json",
     accept_content=["json"],  # never pickle: messages come from the network

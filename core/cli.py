@@ -17,7 +17,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def main(argv: list[str] | None = None) -> int:
-    from core import settings
+    from antinex.core import settings
 
     ap = argparse.ArgumentParser(prog="antinex-core", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     if args.command == "worker":
-        from core.celery_app import app
+        from antinex.core.celery_app import app
 
         queues = {"both": f"{settings.TRAIN},{settings.PREDICT}", "train": settings.TRAIN,
                   "predict": settings.PREDICT}[args.queues]
@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
         app.worker_main(["worker", "-l", args.loglevel, "-Q", queues, *named,
                          "--pool", "solo", "--without-gossip", "--without-mingle"])
         return 0
-    from utils.model_store import ModelStore
+    from antinex.utils.model_store import ModelStore
 
     if args.action in ("cached", "warm"):
         return _remote(args)
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _remote(args) -> int:
     """Ask running core workers (broadcast on the core broker)."""
-    from core.celery_app import app
+    from antinex.core.celery_app import app
 
     if args.action == "warm":
         if not args.labels:

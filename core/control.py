@@ -10,7 +10,7 @@ from celery.worker.control import control_command, inspect_command
 
 @inspect_command()
 def antinex_cached(state) -> dict:
-    from core.tasks import processor
+    from antinex.core.processor import processor
 
     proc = processor()
     return {"cached": proc.cache.keys(), "max_models": proc.cache.max_models, "evictions": proc.cache.evictions,
@@ -19,9 +19,9 @@ def antinex_cached(state) -> dict:
 
 @control_command(args=[("labels", list)], signature="<label> [<label> ...]")
 def antinex_warm(state, labels) -> dict:
-    from core.tasks import processor
-    from utils.model_store import ModelStoreError
-    from utils.request import model_key
+    from antinex.core.processor import processor
+    from antinex.utils.model_store import ModelStoreError
+    from antinex.utils.request import model_key
 
     proc = processor()
     warmed, missing = [], []

@@ -4,7 +4,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 
-from utils.trained_model import TrainedModel
+from antinex.utils.trained_model import TrainedModel
 
 
 class ModelCache:

@@ -11,14 +11,14 @@ import logging
 import time
 from pathlib import Path
 
-from core.model_cache import ModelCache
-from utils.consts import ERR
-from utils.jobcontrol import StopCheck
-from utils.make_predictions import make_predictions
-from utils.model_store import ModelStore, ModelStoreError
-from utils.limits import LIMITS
-from utils.request import RequestError, model_key, parse_request
-from utils.userdata import DataSpace, owner_of_label
+from antinex.core.model_cache import ModelCache
+from antinex.utils.consts import ERR
+from antinex.utils.jobcontrol import StopCheck
+from antinex.utils.make_predictions import make_predictions
+from antinex.utils.model_store import ModelStore, ModelStoreError
+from antinex.utils.limits import LIMITS
+from antinex.utils.request import RequestError, model_key, parse_request
+from antinex.utils.userdata import DataSpace, owner_of_label
 
 log = logging.getLogger(__name__)
 
@@ -111,3 +111,22 @@ class Processor:
         data["model_source"] = source
         data["core_seconds"] = round(time.perf_counter() - started, 3)
         return data
+
+
+_processor: Processor | None = None
+
+
+def processor() -> Processor:
+    """This worker process's processor (its cache and store), made on first use from core.settings.
+
+    It lives here, not in core.tasks, so the remote control commands
+    (core/control.py) reach it without importing the tasks module that
+    imports them.
+    """
+    global _processor
+    if _processor is None:
+        from antinex.core import settings
+
+        _processor = Processor(settings.MODEL_STORE, settings.MAX_MODELS, settings.DATASETS_DIRS,
+                               users_root=settings.USER_DATA_DIR)
+    return _processor

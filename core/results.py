@@ -10,7 +10,7 @@ from celery import Celery
 from kombu import Connection
 from kombu.pools import connections
 
-from core import settings
+from antinex.core import settings
 
 log = logging.getLogger(__name__)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from utils.consts import DEFAULT_CORE_BROKER_URL, PREDICT_QUEUE, TRAIN_QUEUE
-from utils.userdata import datasets_dirs_from_env, users_root_from_env
+from antinex.utils.consts import DEFAULT_CORE_BROKER_URL, PREDICT_QUEUE, TRAIN_QUEUE
+from antinex.utils.userdata import datasets_dirs_from_env, users_root_from_env
 
 BROKER_URL = os.environ.get("ANTINEX_CORE_BROKER_URL") or os.environ.get("BROKER_URL") or DEFAULT_CORE_BROKER_URL
 TRAIN = os.environ.get("TRAIN_QUEUE", TRAIN_QUEUE)

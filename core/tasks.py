@@ -21,31 +21,22 @@ import threading
 import redis
 from celery.signals import worker_shutting_down
 
-from core import control, settings  # noqa: F401  (control registers the remote commands)
-from core.celery_app import app
-from core.processor import NeedsTraining, Processor, result_node
-from core.results import send_results
-from utils import jobcontrol
-from utils.consts import CORE_PREDICT_TASK, CORE_TRAIN_TASK, ERR
-from utils.jobcontrol import SHUTDOWN, CancelFlags, JobStopped, StopCheck, celery_time_limits
-from utils.limits import LIMITS
+from antinex.core import control, settings  # noqa: F401  (control registers the remote commands)
+from antinex.core.celery_app import app
+from antinex.core.processor import NeedsTraining, processor, result_node
+from antinex.core.results import send_results
+from antinex.utils import jobcontrol
+from antinex.utils.consts import CORE_PREDICT_TASK, CORE_TRAIN_TASK, ERR
+from antinex.utils.jobcontrol import SHUTDOWN, CancelFlags, JobStopped, StopCheck, celery_time_limits
+from antinex.utils.limits import LIMITS
 
 log = logging.getLogger(__name__)
-_processor: Processor | None = None
 _redis: redis.Redis | None = None
 _flags: CancelFlags | None = None
 DONE_TTL = 7 * 24 * 3600
 # The solo pool does not enforce Celery's time limits (only pools with a
 # timer do); there the per-batch StopCheck enforces ANTINEX_JOB_TIME_LIMIT.
 TIME_LIMITS = celery_time_limits(LIMITS.job_time_limit)
-
-
-def processor() -> Processor:
-    global _processor
-    if _processor is None:
-        _processor = Processor(settings.MODEL_STORE, settings.MAX_MODELS, settings.DATASETS_DIRS,
-                               users_root=settings.USER_DATA_DIR)
-    return _processor
 
 
 def _r() -> redis.Redis:

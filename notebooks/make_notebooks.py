@@ -22,9 +22,9 @@ HOW_IT_WORKS = [
     "then look at the held-out metrics, the confusion matrix and the training curves. Set `EPOCHS` "
     "to train longer.",
     "import json, os\nimport pandas as pd\nfrom IPython.display import Image, display\n"
-    "from utils.data import DEFAULT_REQUEST, DEFAULT_TRAIN\n"
-    "from utils.make_predictions import make_predictions\n"
-    "from utils.plots import confusion_matrix_png, training_curves_png\n"
+    "from antinex.utils.data import DEFAULT_REQUEST, DEFAULT_TRAIN\n"
+    "from antinex.utils.make_predictions import make_predictions\n"
+    "from antinex.utils.plots import confusion_matrix_png, training_curves_png\n"
     "EPOCHS = int(os.environ.get('EPOCHS', '10'))\nOUT = os.environ.get('NOTEBOOK_OUT', '.')",
     "df = pd.read_csv(DEFAULT_TRAIN)\nprint(df.shape)\ndf.groupby(['tool', 'label_name']).size()",
     "md:## The request\n\nThe same JSON body the REST API takes (`POST /ml/`); `dataset` points at the CSV.",
@@ -46,12 +46,12 @@ PRE_TRAINED = [
     "md:# Using pre-trained models through the running stack\n\nTrain a model by `label` through the REST API, "
     "then send new rows with the same label: the core answers from the model it keeps in memory (or its "
     "model store), without retraining. Needs a running stack (`./run-all.sh`) and a user.",
-    "import os\nimport pandas as pd\nfrom client.ai_client import AIClient\n"
+    "import os\nimport pandas as pd\nfrom antinex.client.ai_client import AIClient\n"
     "URL = os.environ.get('ANTINEX_URL', 'http://localhost:8010')\n"
     "client = AIClient(user=os.environ.get('ANTINEX_USER'), password=os.environ.get('ANTINEX_PASSWORD'), url=URL)\n"
     "DATASET = os.environ.get('DATASET', 'train.csv')  # a path inside the API's datasets directory\n"
     "EPOCHS = int(os.environ.get('EPOCHS', '10'))",
-    "import json\nfrom utils.data import DEFAULT_REQUEST\nbody = json.loads(DEFAULT_REQUEST.read_text())\n"
+    "import json\nfrom antinex.utils.data import DEFAULT_REQUEST\nbody = json.loads(DEFAULT_REQUEST.read_text())\n"
     "body.update(label='Notebook-Detector', dataset=DATASET, epochs=EPOCHS)\n"
     "job = client.run_job(body)\nassert job['status'] == 0, job['error']\n"
     "trained = client.wait_for_job_to_finish(job['data']['job']['id'], sec_to_sleep=0.5, timeout=600)\n"

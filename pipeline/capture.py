@@ -16,7 +16,7 @@ import struct
 import sys
 from urllib.parse import urlparse
 
-from pipeline import settings
+from antinex.pipeline import settings
 
 FILTERS = {
     "tcp": "tcp and (port 80 or port 443 or port 8010 or port 8443 or port 8080)",
@@ -103,7 +103,7 @@ def run(kind: str, iface: str | None, bpf: str | None, count: int = 0, mode: str
     from scapy.all import conf  # scapy.all configures the platform's sockets (conf.L2listen)
     from scapy.layers.l2 import Ether
 
-    from pipeline.publisher import PacketPublisher
+    from antinex.pipeline.publisher import PacketPublisher
 
     url = settings.broker_url()
     flt = capture_filter(kind, bpf, url)

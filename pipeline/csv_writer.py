@@ -6,8 +6,8 @@ import os
 import time
 from pathlib import Path
 
-from pipeline.columns import DEFAULT_COLUMNS
-from utils.export import neutralise
+from antinex.pipeline.columns import DEFAULT_COLUMNS
+from antinex.utils.export import neutralise
 
 
 class RotatingCSV:

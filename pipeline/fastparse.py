@@ -207,7 +207,7 @@ def frame_to_row(frame: bytes) -> dict:
 
 def frames_to_rows(frames) -> Iterator[dict]:
     """Rows for raw frames: the fast path, scapy for the frames it cannot do."""
-    from pipeline.flatten import packet_to_row
+    from antinex.pipeline.flatten import packet_to_row
 
     for frame in frames:
         try:

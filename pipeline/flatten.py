@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Iterable
 
-from pipeline import columns as C
+from antinex.pipeline import columns as C
 
 MODES = ("default", "v1")
 

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Iterator
 
-from pipeline.flatten import MODES, packet_to_row, rows_to_frame
+from antinex.pipeline.flatten import MODES, packet_to_row, rows_to_frame
 
 
 def _capture_error(path: str | Path, exc: Exception) -> ValueError:
@@ -76,7 +76,7 @@ def pcap_rows(path: str | Path, *, mode: str = "default") -> list[dict]:
     from scapy.layers.l2 import Ether
 
     if mode == "default":
-        from pipeline.fastparse import frames_to_rows, read_frames
+        from antinex.pipeline.fastparse import frames_to_rows, read_frames
 
         return list(frames_to_rows(read_frames(path)))
     rows = []
@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
             n = pcap_to_csv(args.file, args.out, mode=args.mode)
             print(f"wrote {n} rows to {args.out}")
         else:
-            from pipeline.publisher import PacketPublisher
+            from antinex.pipeline.publisher import PacketPublisher
 
             check_capture(args.file)  # before connecting: a wrong path is not a broker problem
             with PacketPublisher(args.broker) as pub:

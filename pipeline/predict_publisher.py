@@ -8,7 +8,7 @@ import queue
 import threading
 from pathlib import Path
 
-from pipeline.payload_features import add_payload_features
+from antinex.pipeline.payload_features import add_payload_features
 
 log = logging.getLogger("antinex.predict")
 
@@ -18,7 +18,7 @@ class PredictPublisher:
 
     def __init__(self, client=None, template: dict | None = None, out: str | Path | None = None,
                  timeout: float = 60.0):
-        from client.ai_client import AIClient
+        from antinex.client.ai_client import AIClient
 
         self.client = client or AIClient(verbose=False)
         self.template = template
@@ -62,7 +62,7 @@ class PredictPublisher:
         """Post one batch now and collect its predictions in the background."""
         import pandas as pd
 
-        from client.generate import generate_ai_request
+        from antinex.client.generate import generate_ai_request
 
         frame = add_payload_features(pd.DataFrame.from_records(rows))
         req = generate_ai_request(frame.to_dict("records"), req_dict=self.template)

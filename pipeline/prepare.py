@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline.columns import ADDRESS_COLUMNS
-from utils.request import RequestError
-from utils.userdata import DataSpace, plain_file_name
+from antinex.pipeline.columns import ADDRESS_COLUMNS
+from antinex.utils.request import RequestError
+from antinex.utils.userdata import DataSpace, plain_file_name
 
 DEFAULT_LABELS = {"labels": ["not_attack", "attack"], "label_values": [0, 1]}
 ATTACK_KEYS = ("attack", "attack_files", "attacks")

@@ -6,10 +6,10 @@ import struct
 
 from kombu import Connection, Exchange, Queue
 
-from pipeline import settings
-from pipeline.fastparse import Fallback, frame_to_row
-from pipeline.flatten import packet_to_message, row_to_message
-from pipeline.redis_queue import BatchPusher, is_redis
+from antinex.pipeline import settings
+from antinex.pipeline.fastparse import Fallback, frame_to_row
+from antinex.pipeline.flatten import packet_to_message, row_to_message
+from antinex.pipeline.redis_queue import BatchPusher, is_redis
 
 
 def packet_queue(exchange: Exchange | None = None) -> Queue:

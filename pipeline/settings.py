@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 
-from utils.consts import DEFAULT_PACKETS_BROKER_URL, NEW_PACKETS
+from antinex.utils.consts import DEFAULT_PACKETS_BROKER_URL, NEW_PACKETS
 
 
 def broker_url() -> str:

@@ -23,11 +23,11 @@ from pathlib import Path
 
 from kombu import Connection
 
-from pipeline import settings
-from pipeline.csv_writer import RotatingCSV
-from pipeline.flatten import flatten_message
-from pipeline.publisher import packet_queue
-from pipeline.redis_queue import ReliableBatchPopper, is_redis, open_envelope
+from antinex.pipeline import settings
+from antinex.pipeline.csv_writer import RotatingCSV
+from antinex.pipeline.flatten import flatten_message
+from antinex.pipeline.publisher import packet_queue
+from antinex.pipeline.redis_queue import ReliableBatchPopper, is_redis, open_envelope
 
 log = logging.getLogger("antinex.subscriber")
 
@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(message)s")
     predictor = None
     if os.environ.get("ANTINEX_PUBLISH_ENABLED", "0") == "1":
-        from pipeline.predict_publisher import PredictPublisher
+        from antinex.pipeline.predict_publisher import PredictPublisher
 
         predictor = PredictPublisher()
     sub = Subscriber(predictor=predictor, batch_size=int(os.environ.get("ANTINEX_BATCH_SIZE", "100")),

@@ -25,10 +25,10 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
-from utils.consts import DONE_STATUSES  # noqa: E402
+from antinex.utils.consts import DONE_STATUSES  # noqa: E402
 from conftest import PG_URL_BASE, REDIS_DBS, REDIS_HOST, REDIS_PORT, flush_redis, free_port  # noqa: E402
 
-from utils.consts import PREDICT_QUEUE, TRAIN_QUEUE  # noqa: E402
+from antinex.utils.consts import PREDICT_QUEUE, TRAIN_QUEUE  # noqa: E402
 
 BIN = Path(sys.executable).parent
 # name -> queues of the core workers a stack starts
@@ -66,7 +66,7 @@ class LiveStack:
         self._log_offsets: dict[str, int] = {}  # where each process's current run starts in its log
         self.env = {
             **os.environ,
-            "DJANGO_SETTINGS_MODULE": "api.settings",
+            "DJANGO_SETTINGS_MODULE": "antinex.api.settings",
             "DATABASE_URL": f"{pg_url_base}/{self.db_name}",
             "BROKER_URL": self.redis,
             "ANTINEX_RESULT_AUTH_URL": self.redis,
@@ -98,9 +98,9 @@ class LiveStack:
             self._create_db()
             self._run([str(BIN / "antinex-manage"), "migrate", "--noinput"], "migrate")
             self._run([str(BIN / "antinex-manage"), "collectstatic", "--noinput"], "collectstatic")
-            self.start("api", [str(BIN / "gunicorn"), "api.wsgi:application", "-c", "python:api.gunicorn_conf",
+            self.start("api", [str(BIN / "gunicorn"), "antinex.api.wsgi:application", "-c", "python:antinex.api.gunicorn_conf",
                                "-b", f"127.0.0.1:{self.port}", "-w", str(self.api_workers)])
-            self.start("worker", [str(BIN / "celery"), "-A", "api.celery_app", "worker", "-l", "INFO",
+            self.start("worker", [str(BIN / "celery"), "-A", "antinex.api.celery_app", "worker", "-l", "INFO",
                                   "-c", "1", "-n", f"api-{self.port}@%h", "--without-gossip", "--without-mingle",
                                   "-Q", "celery,antinex.api,drf_network_pipeline.pipeline.tasks.task_ml_process_results"])
             if self.with_core:
@@ -121,7 +121,7 @@ class LiveStack:
         """A core worker (--pool solo) on ``queues``: by default both, or its own when ``name`` is a split one."""
         queues = queues or {**CORE_WORKERS, **SPLIT_CORE_WORKERS}.get(name, CORE_WORKERS["core"])
         env = {**self.env, "BROKER_URL": self.core_redis, **(extra_env or {})}
-        return self.start(name, [str(BIN / "celery"), "-A", "core.celery_app", "worker", "-l", "INFO",
+        return self.start(name, [str(BIN / "celery"), "-A", "antinex.core.celery_app", "worker", "-l", "INFO",
                                  "-Q", ",".join(queues), "--pool", "solo",
                                  "-n", f"{name}-{self.port}@%h", "--without-gossip", "--without-mingle"], env=env)
 

@@ -58,8 +58,8 @@ def _resolve_dataset(body: dict, request_path: Path) -> dict:
 def write_outputs(res: dict, outdir: Path, max_records: int | None = None) -> list[Path]:
     """metrics.json, predictions.csv (the first ``max_records`` rows, else all), confusion_matrix.png,
     training_curves.png."""
-    from utils.export import write_safe_csv
-    from utils.plots import confusion_matrix_png, trained_on_scaled_target, training_curves_png
+    from antinex.utils.export import write_safe_csv
+    from antinex.utils.plots import confusion_matrix_png, trained_on_scaled_target, training_curves_png
 
     outdir.mkdir(parents=True, exist_ok=True)
     data = res["data"]
@@ -108,7 +108,7 @@ def library_warnings() -> Iterator[None]:
         def emit(self, record: logging.LogRecord) -> None:
             print(f"antinex: warning: {record.getMessage()}", file=sys.stderr)
 
-    logger = logging.getLogger("utils.dataset")
+    logger = logging.getLogger("antinex.utils.dataset")
     handler, propagate = Printer(logging.WARNING), logger.propagate
     logger.addHandler(handler)
     logger.propagate = False  # printed once, here, whatever else configured logging
@@ -122,7 +122,7 @@ def library_warnings() -> Iterator[None]:
 def run_request(body: dict, **kwargs) -> dict:
     """``make_predictions`` for the CLI: every row's prediction kept (training puts the text columns
     it left out in ``metrics.dropped_columns``)."""
-    from utils.make_predictions import make_predictions
+    from antinex.utils.make_predictions import make_predictions
 
     with library_warnings():
         res = make_predictions({**body, "max_records": ALL_ROWS}, **kwargs)
@@ -212,7 +212,7 @@ def print_predictions(res: dict, title: str) -> None:
 def train_and_report(body: dict, *, store_dir: str | None, progress: bool, epochs: int | None,
                      out: str | None, max_records: int | None = None) -> int:
     """Train a request body, print the held-out summary, write outputs and the model."""
-    from utils.model_store import ModelStore
+    from antinex.utils.model_store import ModelStore
 
     if epochs:
         body["epochs"] = epochs
@@ -233,7 +233,7 @@ def cmd_train(args) -> int:
 
 
 def cmd_predict(args) -> int:
-    from utils.model_store import DamagedModelError, ModelStore, ModelStoreError
+    from antinex.utils.model_store import DamagedModelError, ModelStore, ModelStoreError
 
     path = Path(args.file)
     body = _resolve_dataset(_load_request(args.file), path)
@@ -252,7 +252,7 @@ def cmd_predict(args) -> int:
 
 
 def cmd_quickstart(args) -> int:
-    from utils.data import DEFAULT_REQUEST, DEFAULT_TRAIN
+    from antinex.utils.data import DEFAULT_REQUEST, DEFAULT_TRAIN
 
     for p in (DEFAULT_REQUEST, DEFAULT_TRAIN):
         if not p.is_file():

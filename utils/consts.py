@@ -36,7 +36,7 @@ RESULTS_TASK_NAME = "drf_network_pipeline.pipeline.tasks.task_ml_process_results
 
 # The API worker's queue and its own tasks (local training, dataset preparation).
 API_QUEUE = "antinex.api"
-API_JOB_TASK = "api.ml.tasks.task_ml_job"
+API_JOB_TASK = "api.ml.tasks.task_ml_job"  # wire name of the first generation: queued messages keep working
 API_PREPARE_TASK = "api.ml.tasks.task_ml_prepare"
 
 # Packet queue between capture agents and the subscriber.

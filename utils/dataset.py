@@ -7,7 +7,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-from utils.request import LEAKING_COLUMNS, MLRequest, RequestError
+from antinex.utils.request import LEAKING_COLUMNS, MLRequest, RequestError
 
 log = logging.getLogger(__name__)
 

@@ -38,7 +38,7 @@ class JobStopped(Exception):
 
     def result(self) -> dict:
         """The error ``data`` block a worker sends back for a job that ends here."""
-        from utils.consts import ERR
+        from antinex.utils.consts import ERR
 
         return {"status": ERR, "err": str(self), "stopped": self.reason}
 

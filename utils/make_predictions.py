@@ -16,15 +16,15 @@ from pathlib import Path
 
 import numpy as np
 
-from utils.consts import ERR, SUCCESS
-from utils.dataset import load_frame, target_vector
-from utils.evaluate import classification_metrics, regression_metrics
-from utils.jobcontrol import StopCheck
-from utils.merge import merge_predictions
-from utils.model_store import ModelStore, ModelStoreError
-from utils.request import MLRequest, RequestError, parse_request, require_data
-from utils.train import model_json, train
-from utils.trained_model import TrainedModel
+from antinex.utils.consts import ERR, SUCCESS
+from antinex.utils.dataset import load_frame, target_vector
+from antinex.utils.evaluate import classification_metrics, regression_metrics
+from antinex.utils.jobcontrol import StopCheck
+from antinex.utils.merge import merge_predictions
+from antinex.utils.model_store import ModelStore, ModelStoreError
+from antinex.utils.request import MLRequest, RequestError, parse_request, require_data
+from antinex.utils.train import model_json, train
+from antinex.utils.trained_model import TrainedModel
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from utils.trained_model import TrainedModel
+from antinex.utils.trained_model import TrainedModel
 
 
 def _clean(value: Any) -> Any:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import keras
 
-from utils.request import MLRequest
+from antinex.utils.request import MLRequest
 
 INITIALIZERS = {"uniform": "random_uniform", "normal": "random_normal"}
 # legacy metric names the original requests use

@@ -25,9 +25,9 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from utils.request import model_key
-from utils.scaling import Scaling
-from utils.trained_model import TrainedModel
+from antinex.utils.request import model_key
+from antinex.utils.scaling import Scaling
+from antinex.utils.trained_model import TrainedModel
 
 FORMAT_VERSION = 1
 _SAFE = re.compile(r"[^a-z0-9._-]+")
@@ -207,7 +207,7 @@ class ModelStore:
                 f"the files do not match {CHECKSUM_FILE} (changed after the save)"])
         novelty = None
         if meta.get("novelty"):
-            from utils.novelty import FrozenNoveltyDetector
+            from antinex.utils.novelty import FrozenNoveltyDetector
 
             try:
                 novelty = FrozenNoveltyDetector.load(path / NOVELTY_FILE)  # arrays only: no pickle

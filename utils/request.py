@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from utils.limits import Limits
+from antinex.utils.limits import Limits
 
 ML_TYPES = ("classification", "regression")
 LAYER_TYPES = ("dense", "dropout")
@@ -229,7 +229,7 @@ def confine_path(name: str, value: Any, allowed_dirs) -> Path:
     A list (or None: unconfined) means shared directories only; the API
     passes the caller's DataSpace (their own folder plus the shared data).
     """
-    from utils.userdata import DataSpace
+    from antinex.utils.userdata import DataSpace
 
     space = allowed_dirs if isinstance(allowed_dirs, DataSpace) else DataSpace.build(allowed_dirs)
     return space.read_path(name, value)

@@ -9,14 +9,14 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 
-from utils.dataset import choose_features, dropped_columns, feature_matrix, target_vector
-from utils.evaluate import classification_metrics, regression_metrics
-from utils.jobcontrol import StopCheck
-from utils.model_builder import build_model
-from utils.progress import EpochProgress
-from utils.request import MLRequest, RequestError
-from utils.scaling import Scaling
-from utils.trained_model import TrainedModel
+from antinex.utils.dataset import choose_features, dropped_columns, feature_matrix, target_vector
+from antinex.utils.evaluate import classification_metrics, regression_metrics
+from antinex.utils.jobcontrol import StopCheck
+from antinex.utils.model_builder import build_model
+from antinex.utils.progress import EpochProgress
+from antinex.utils.request import MLRequest, RequestError
+from antinex.utils.scaling import Scaling
+from antinex.utils.trained_model import TrainedModel
 
 
 def _classes(req: MLRequest, y: np.ndarray) -> list[float]:
@@ -142,7 +142,7 @@ def train(req: MLRequest, df: pd.DataFrame, *, progress: bool = False, stop: Sto
 
 def _fit_novelty(req: MLRequest, x_tr: np.ndarray, y_tr: np.ndarray, classes: list[float]):
     """A novelty detector on the training split's normal rows (the lowest class: AntiNex's 0)."""
-    from utils.novelty import FrozenNoveltyDetector, NoveltyDetector
+    from antinex.utils.novelty import FrozenNoveltyDetector, NoveltyDetector
 
     if len(classes) != 2:
         raise RequestError("novelty", f"needs exactly two classes (normal and attack), found {len(classes)}")

@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from utils.dataset import feature_matrix
-from utils.scaling import Scaling
+from antinex.utils.dataset import feature_matrix
+from antinex.utils.scaling import Scaling
 
 
 def _relu(x):

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from utils.request import RequestError
+from antinex.utils.request import RequestError
 
 _ABSOLUTE = re.compile(r"(?<![\w.<>])/(?:[\w.@+-]+/)+([\w.@+-]+)")
 _WILDCARD = re.compile(r"[*?[]")

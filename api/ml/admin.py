@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from api.ml.models import MLJob, MLJobResult, MLPrepare
+from antinex.api.ml.models import MLJob, MLJobResult, MLPrepare
 
 
 @admin.register(MLJob)

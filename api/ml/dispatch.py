@@ -8,7 +8,7 @@ from django.conf import settings
 from kombu import Connection
 from kombu.pools import connections
 
-from utils.consts import CORE_PREDICT_TASK, CORE_TRAIN_TASK, PREDICT_QUEUE, RESULTS_TASK_NAME, TRAIN_QUEUE
+from antinex.utils.consts import CORE_PREDICT_TASK, CORE_TRAIN_TASK, PREDICT_QUEUE, RESULTS_TASK_NAME, TRAIN_QUEUE
 
 
 def worker_result_node(job_id: int, result_id: int) -> dict:
@@ -29,7 +29,7 @@ def worker_result_node(job_id: int, result_id: int) -> dict:
 
 def is_predict_request(body: dict) -> bool:
     """publish_to_core (or rows without a dataset) means: reuse the label's model if it exists."""
-    from utils.request import _as_bool
+    from antinex.utils.request import _as_bool
 
     publish = body.get("publish_to_core")
     try:
@@ -55,8 +55,8 @@ def run_in_api_worker(task_name: str, *args) -> None:
 
     Eager mode (CELERY_ENABLED=0) runs it here and now, as the app is set up to.
     """
-    from api.celery_app import app
-    import api.ml.tasks  # noqa: F401  (registers the shared tasks on the app)
+    from antinex.api.celery_app import app
+    import antinex.api.ml.tasks  # noqa: F401  (registers the shared tasks on the app)
 
     app.tasks[task_name].apply_async(args=list(args))
 

@@ -12,7 +12,7 @@ from rest_framework.exceptions import (APIException, AuthenticationFailed, Metho
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_handler
 
-from utils.request import RequestError
+from antinex.utils.request import RequestError
 
 log = logging.getLogger(__name__)
 

@@ -20,12 +20,12 @@ from django.utils import timezone
 from rest_framework import status
 from rest_framework.exceptions import APIException
 
-from api.ml.models import DONE, MLJob, MLJobResult, MLPrepare
-from utils.consts import Status
-from utils.jobcontrol import CancelFlags
-from utils.limits import LIMITS
-from utils.request import MLRequest, RequestError, check_model_size
-from utils.userdata import DataSpace
+from antinex.api.ml.models import DONE, MLJob, MLJobResult, MLPrepare
+from antinex.utils.consts import Status
+from antinex.utils.jobcontrol import CancelFlags
+from antinex.utils.limits import LIMITS
+from antinex.utils.request import MLRequest, RequestError, check_model_size
+from antinex.utils.userdata import DataSpace
 
 _OPENERS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
 
@@ -158,7 +158,7 @@ def cancel_flags() -> CancelFlags:
 
 def cancel_job(job: MLJob) -> bool:
     """Stop ``job`` (running: at its next batch; queued: it never starts); False if it was over already."""
-    from api.ml.records import mark
+    from antinex.api.ml.records import mark
 
     if job.status in DONE:
         return False

@@ -10,7 +10,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 
-from utils.consts import DONE_STATUSES, ControlState, Status
+from antinex.utils.consts import DONE_STATUSES, ControlState, Status
 
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 

@@ -15,8 +15,8 @@ import numpy as np
 from rest_framework.parsers import JSONParser
 from rest_framework.utils.json import strict_constant
 
-from utils.limits import LIMITS
-from utils.request import RequestError
+from antinex.utils.limits import LIMITS
+from antinex.utils.request import RequestError
 
 # every byte except the five that matter for nesting: " [ ] { }
 _NOT_STRUCTURAL = bytes(b for b in range(256) if b not in b'"[]{}')

@@ -6,10 +6,10 @@ import logging
 
 from django.db import transaction
 
-from api.ml.models import DONE, MLJob, MLJobResult
-from api.ml.notify import notify_done
-from utils.consts import ControlState, Status
-from utils.limits import LIMITS
+from antinex.api.ml.models import DONE, MLJob, MLJobResult
+from antinex.api.ml.notify import notify_done
+from antinex.utils.consts import ControlState, Status
+from antinex.utils.limits import LIMITS
 
 log = logging.getLogger(__name__)
 # what writing a status needs: never load the job's manifest (every request row) to change it

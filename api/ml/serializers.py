@@ -8,7 +8,7 @@ from django.core.validators import validate_email
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
-from utils.request import RequestError
+from antinex.utils.request import RequestError
 
 
 class UserSerializer(serializers.Serializer):

@@ -7,11 +7,11 @@ from celery import shared_task
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
-from api.ml.models import MLJob, MLPrepare
-from api.ml.records import DONE, mark, record_results
-from utils.jobcontrol import celery_time_limits
-from utils.limits import LIMITS
-from utils.consts import API_JOB_TASK, API_PREPARE_TASK, RESULTS_TASK_NAME, ControlState, Status
+from antinex.api.ml.models import MLJob, MLPrepare
+from antinex.api.ml.records import DONE, mark, record_results
+from antinex.utils.jobcontrol import celery_time_limits
+from antinex.utils.limits import LIMITS
+from antinex.utils.consts import API_JOB_TASK, API_PREPARE_TASK, RESULTS_TASK_NAME, ControlState, Status
 
 log = logging.getLogger(__name__)
 
@@ -29,11 +29,11 @@ TIME_LIMITS = celery_time_limits(LIMITS.job_time_limit)
 @shared_task(name=API_JOB_TASK, acks_late=True, **TIME_LIMITS, **DB_RETRY)
 def task_ml_job(job_id: int, result_id: int) -> None:
     """Train (or reuse the label's stored model) and predict, in the API worker."""
-    from api.ml.dispatch import is_predict_request
-    from api.ml.jobs import data_space
-    from utils.jobcontrol import CANCELLED, CancelFlags, JobStopped, StopCheck
-    from utils.make_predictions import make_predictions
-    from utils.model_store import ModelStore, ModelStoreError
+    from antinex.api.ml.dispatch import is_predict_request
+    from antinex.api.ml.jobs import data_space
+    from antinex.utils.jobcontrol import CANCELLED, CancelFlags, JobStopped, StopCheck
+    from antinex.utils.make_predictions import make_predictions
+    from antinex.utils.model_store import ModelStore, ModelStoreError
 
     job = MLJob.objects.filter(id=job_id).first()
     if job is None or job.status in DONE:
@@ -82,8 +82,8 @@ def task_ml_process_results(payload: dict) -> None:
 @shared_task(name=API_PREPARE_TASK, acks_late=True, **DB_RETRY)
 def task_ml_prepare(prepare_id: int) -> None:
     """Merge recorded CSVs into full and cleaned training files."""
-    from api.ml.jobs import data_space
-    from pipeline.prepare import PrepareError, find_pipeline_csvs, prepare_dataset
+    from antinex.api.ml.jobs import data_space
+    from antinex.pipeline.prepare import PrepareError, find_pipeline_csvs, prepare_dataset
 
     prep = MLPrepare.objects.filter(id=prepare_id).first()
     if prep is None or prep.status in DONE:

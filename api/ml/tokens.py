@@ -22,8 +22,8 @@ from rest_framework_simplejwt.serializers import TokenRefreshSerializer
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.views import TokenRefreshView
 
-from api.ml.errors import error_body
-from api.ml.views import TokenView
+from antinex.api.ml.errors import error_body
+from antinex.api.ml.views import TokenView
 
 log = logging.getLogger(__name__)
 

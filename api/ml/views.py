@@ -22,16 +22,16 @@ from rest_framework.response import Response
 from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
 from rest_framework_simplejwt.views import TokenObtainPairView
 
-from api.ml import dispatch, jobs
-from api.ml.errors import error_body, first_error, request_error_response
-from api.ml.models import MLJob, MLJobResult, MLPrepare
-from api.ml.notify import wait_slot, wait_until
-from api.ml.records import DONE, mark
-from api.ml.serializers import MLJobRequestSerializer, MLPrepareRequestSerializer, UserSerializer, json_field
-from utils.consts import API_JOB_TASK, API_PREPARE_TASK, ControlState, Status
-from utils.limits import LIMITS
-from utils.request import RequestError, parse_label_rules, parse_request, require_data
-from utils.userdata import DataSpace, plain_file_name
+from antinex.api.ml import dispatch, jobs
+from antinex.api.ml.errors import error_body, first_error, request_error_response
+from antinex.api.ml.models import MLJob, MLJobResult, MLPrepare
+from antinex.api.ml.notify import wait_slot, wait_until
+from antinex.api.ml.records import DONE, mark
+from antinex.api.ml.serializers import MLJobRequestSerializer, MLPrepareRequestSerializer, UserSerializer, json_field
+from antinex.utils.consts import API_JOB_TASK, API_PREPARE_TASK, ControlState, Status
+from antinex.utils.limits import LIMITS
+from antinex.utils.request import RequestError, parse_label_rules, parse_request, require_data
+from antinex.utils.userdata import DataSpace, plain_file_name
 
 log = logging.getLogger(__name__)
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 import argparse
 import json
 
-from client.ai_client import AIClient
-from client.generate import generate_ai_request
-from client.scripts.common import check, die, read_json
+from antinex.client.ai_client import AIClient
+from antinex.client.generate import generate_ai_request
+from antinex.client.scripts.common import check, die, read_json
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,7 +1,7 @@
 """ai_get_job.py: print a job (MLJob) by id."""
 from __future__ import annotations
 
-from client.scripts.common import show_record
+from antinex.client.scripts.common import show_record
 
 
 def main(argv: list[str] | None = None) -> int:

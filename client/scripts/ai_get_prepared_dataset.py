@@ -1,7 +1,7 @@
 """ai_get_prepared_dataset.py: print a dataset preparation (MLPrepare) by id."""
 from __future__ import annotations
 
-from client.scripts.common import show_record
+from antinex.client.scripts.common import show_record
 
 
 def main(argv: list[str] | None = None) -> int:

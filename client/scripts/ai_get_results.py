@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 
-from client.scripts.common import check, client_from, die, parser, show
+from antinex.client.scripts.common import check, client_from, die, parser, show
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
         if data.get("status") == "error":
             print(f"error={(data.get('error_data') or {}).get('error')}")
     if args.plot_dir:
-        from client.scripts.ai_train_dnn import save_plots
+        from antinex.client.scripts.ai_train_dnn import save_plots
 
         for path in save_plots(data, args.plot_dir):
             print(f"wrote {path}")

@@ -1,7 +1,7 @@
 """ai_prepare_dataset.py: run a dataset preparation (POST /mlprepare/) and wait."""
 from __future__ import annotations
 
-from client.scripts.common import check, client_from, parser, read_json, show
+from antinex.client.scripts.common import check, client_from, parser, read_json, show
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,13 +1,13 @@
 """ai_train_dnn.py / ai: run a training (or prediction) job, wait, print results."""
 from __future__ import annotations
 
-from client.scripts.common import check, client_from, die, parser, read_json, show
+from antinex.client.scripts.common import check, client_from, die, parser, read_json, show
 
 
 def save_plots(result: dict, plot_dir: str) -> list[str]:
     from pathlib import Path
 
-    from utils.plots import confusion_matrix_png, training_curves_png
+    from antinex.utils.plots import confusion_matrix_png, training_curves_png
 
     out = Path(plot_dir)
     out.mkdir(parents=True, exist_ok=True)

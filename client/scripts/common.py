@@ -6,8 +6,8 @@ import json
 import sys
 from typing import NoReturn
 
-from client import consts
-from client.ai_client import AIClient
+from antinex.client import consts
+from antinex.client.ai_client import AIClient
 
 
 def parser(description: str, *, file_arg: bool = False, id_arg: str | None = None) -> argparse.ArgumentParser:

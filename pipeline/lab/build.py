@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline.columns import ADDRESS_COLUMNS
-from pipeline.payload_features import HEADER_FEATURES, PAYLOAD_FEATURES, add_payload_features
-from pipeline.pcap import pcap_rows
-from pipeline.flatten import rows_to_frame
+from antinex.pipeline.columns import ADDRESS_COLUMNS
+from antinex.pipeline.payload_features import HEADER_FEATURES, PAYLOAD_FEATURES, add_payload_features
+from antinex.pipeline.pcap import pcap_rows
+from antinex.pipeline.flatten import rows_to_frame
 
 LABEL_VALUES = {"not_attack": 0, "attack": 1}
 FEATURES: tuple[str, ...] = HEADER_FEATURES + PAYLOAD_FEATURES
@@ -28,7 +28,7 @@ def session_frame(pcap: Path, label: str, session: str, tool: str) -> pd.DataFra
 def _timed_rows(pcap: Path) -> tuple[list[dict], list[float]]:
     from scapy.utils import RawPcapReader
 
-    from pipeline.fastparse import frames_to_rows
+    from antinex.pipeline.fastparse import frames_to_rows
 
     frames, times = [], []
     with RawPcapReader(str(pcap)) as reader:

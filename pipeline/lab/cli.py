@@ -14,7 +14,7 @@ from pathlib import Path
 
 
 def cmd_record(args) -> int:
-    from pipeline.lab.record import record, record_netns
+    from antinex.pipeline.lab.record import record, record_netns
 
     tools = tuple(t for t in args.tools.split(",") if t)
     if args.netns:
@@ -33,7 +33,7 @@ def cmd_record(args) -> int:
 
 
 def cmd_build(args) -> int:
-    from pipeline.lab.build import FEATURES, build_full, training_ready
+    from antinex.pipeline.lab.build import FEATURES, build_full, training_ready
 
     record_dir = Path(args.outdir)
     full = build_full(record_dir)
@@ -56,7 +56,7 @@ def cmd_build(args) -> int:
     agent_csvs = sorted((record_dir / "agent").glob("*.csv"))
     if agent_csvs and manifest.get("mode") == "netns":
         # what the pipeline's own agents recorded, through /mlprepare/'s function, labelled by address
-        from pipeline.prepare import prepare_dataset
+        from antinex.pipeline.prepare import prepare_dataset
 
         attacker = [ip for ip, v in manifest["addresses"].items() if v["role"] == "attacker"]
         prepared = prepare_dataset(agent_csvs, out / "fulldata_netns.csv", out / "cleaned_netns.csv",
@@ -67,7 +67,7 @@ def cmd_build(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from pipeline.lab.report import evaluate
+    from antinex.pipeline.lab.report import evaluate
 
     res = evaluate(Path(args.dataset), Path(args.out), holdout_tools=tuple(t for t in args.holdout_tools.split(",")
                                                                            if t),
@@ -78,7 +78,7 @@ def cmd_report(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from pipeline.lab.traffic import ATTACK_TOOLS
+    from antinex.pipeline.lab.traffic import ATTACK_TOOLS
 
     ap = argparse.ArgumentParser(prog="antinex-lab", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)

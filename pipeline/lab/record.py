@@ -17,8 +17,8 @@ import sys
 import time
 from pathlib import Path
 
-from pipeline.lab import traffic
-from pipeline.lab.webapp import serve
+from antinex.pipeline.lab import traffic
+from antinex.pipeline.lab.webapp import serve
 
 
 class Capture:
@@ -73,7 +73,7 @@ def record(outdir: Path, *, port: int = 18080, normal_seconds: float = 60, users
                 sessions.append({"session": name, "label": "attack", "pcap": f"{name}.pcap", **info})
     finally:
         server.shutdown()
-    manifest = {"target": "pipeline.lab.webapp.NotesApp", "interface": "lo", "port": port,
+    manifest = {"target": "antinex.pipeline.lab.webapp.NotesApp", "interface": "lo", "port": port,
                 "created": time.strftime("%Y-%m-%d %H:%M:%S"), "sessions": sessions}
     (outdir / "manifest.json").write_text(json.dumps(manifest, indent=2))
     return manifest
@@ -123,11 +123,11 @@ class PipelineAgents:
                 f"        redis.Redis(port={self.PORT}).ping(); break\n"
                 "    except redis.RedisError: time.sleep(0.1)\n")
         self.lab.run("target", [sys.executable, "-c", code], timeout=20)
-        self.subscriber = self._start([sys.executable, "-m", "pipeline.subscriber"])
+        self.subscriber = self._start([sys.executable, "-m", "antinex.pipeline.subscriber"])
         return self
 
     def start_capture(self) -> None:
-        self.agent = self._start([sys.executable, "-m", "pipeline.capture", "tcp", "-i", "eth0", "-f", "tcp"])
+        self.agent = self._start([sys.executable, "-m", "antinex.pipeline.capture", "tcp", "-i", "eth0", "-f", "tcp"])
         time.sleep(2.0)  # scapy's import and the socket take a moment
 
     def stop_capture(self) -> None:
@@ -183,8 +183,8 @@ def record_netns(outdir: Path, *, frameworks: tuple[str, ...] = ("wsgi", "flask"
     """
     from tqdm import tqdm
 
-    from pipeline.lab.netns import Lab
-    from pipeline.lab.webapp import FRAMEWORKS
+    from antinex.pipeline.lab.netns import Lab
+    from antinex.pipeline.lab.webapp import FRAMEWORKS
 
     if os.geteuid() != 0:
         raise PermissionError("recording needs root (namespaces and packet capture)")
@@ -199,7 +199,7 @@ def record_netns(outdir: Path, *, frameworks: tuple[str, ...] = ("wsgi", "flask"
     sessions, pcaps = [], []
     with Lab.create(prefix=prefix, clients=clients) as lab:
         target = lab.hosts["target"]
-        args = [sys.executable, "-m", "pipeline.lab.webapp", "--host", target.ip]
+        args = [sys.executable, "-m", "antinex.pipeline.lab.webapp", "--host", target.ip]
         for fw, port in ports.items():
             args += [f"--{fw}", str(port)]
         server = lab.popen("target", args, stdout=subprocess.DEVNULL, stderr=open(outdir / "targets.log", "ab"),
@@ -218,7 +218,7 @@ def record_netns(outdir: Path, *, frameworks: tuple[str, ...] = ("wsgi", "flask"
                     agents_ctx.start_capture()
                 time.sleep(1.0)
                 planned = normal_seconds + len(tools) * (tool_seconds + 1) + 5
-                users = {h.name: lab.popen(h.name, [sys.executable, "-m", "pipeline.lab.traffic", "users", bases,
+                users = {h.name: lab.popen(h.name, [sys.executable, "-m", "antinex.pipeline.lab.traffic", "users", bases,
                                                     "--users", str(users_per_client), "--seconds", str(planned),
                                                     "--seed", str(100 * r + i + 1)],
                                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
@@ -264,7 +264,7 @@ def record_netns(outdir: Path, *, frameworks: tuple[str, ...] = ("wsgi", "flask"
         addresses = lab.addresses()
     agent = None
     if agents:
-        from pipeline.fastparse import read_frames
+        from antinex.pipeline.fastparse import read_frames
 
         captured = sum(1 for p in pcaps for _ in read_frames(outdir / p))
         agent = {"csv_dir": "agent", "rows": agents_ctx.rows(), "tcpdump_packets": captured,

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipeline.payload_features import PAYLOAD_FEATURES
+from antinex.pipeline.payload_features import PAYLOAD_FEATURES
 
 NORMAL_TOOL = "simulated-users"
 
@@ -68,9 +68,9 @@ def scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict:
 def train_detector(train: pd.DataFrame, features: list[str], *, epochs: int = 15, seed: int = 7,
                    progress: bool = False):
     """The quick start's network and request, trained on ``train``."""
-    from utils.data import DEFAULT_REQUEST
-    from utils.request import parse_request
-    from utils.train import train as fit
+    from antinex.utils.data import DEFAULT_REQUEST
+    from antinex.utils.request import parse_request
+    from antinex.utils.train import train as fit
 
     body = json.loads(DEFAULT_REQUEST.read_text())
     body.pop("dataset", None)
@@ -83,8 +83,8 @@ def train_detector(train: pd.DataFrame, features: list[str], *, epochs: int = 15
 def zap_rows(directory: Path) -> pd.DataFrame:
     """HTTP request rows of the public ZAP captures: JSON archives through the subscriber's
     flattener (``flatten_message``), CSVs from their recorded ``raw_load``; then the payload features."""
-    from pipeline.flatten import flatten_message
-    from pipeline.payload_features import add_payload_features
+    from antinex.pipeline.flatten import flatten_message
+    from antinex.pipeline.payload_features import add_payload_features
 
     frames = []
     for archive in sorted(directory.rglob("packets-*.json")):
@@ -140,8 +140,8 @@ def evaluate(dataset: Path, out: Path, *, holdout_tools: tuple[str, ...] = ("nma
     """
     if not seeds:
         raise ValueError("at least one seed")
-    from pipeline.lab.build import FEATURES
-    from utils.novelty import NoveltyDetector
+    from antinex.pipeline.lab.build import FEATURES
+    from antinex.utils.novelty import NoveltyDetector
 
     df = pd.read_csv(dataset)
     out.mkdir(parents=True, exist_ok=True)

@@ -12,7 +12,7 @@ CHECK = "import django; django.setup(); print('started')"
 
 def start(**env) -> subprocess.CompletedProcess:
     base = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL", "POSTGRES_"))}
-    base.update(DJANGO_SETTINGS_MODULE="api.settings", **env)
+    base.update(DJANGO_SETTINGS_MODULE="antinex.api.settings", **env)
     return subprocess.run([sys.executable, "-c", CHECK], capture_output=True, text=True, env=base, timeout=60)
 
 

@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from client.ai_client import AIClient
-from client.consts import FAILED, LOGIN_FAILED, SUCCESS
-from client.generate import generate_ai_request
+from antinex.client.ai_client import AIClient
+from antinex.client.consts import FAILED, LOGIN_FAILED, SUCCESS
+from antinex.client.generate import generate_ai_request
 from conftest import free_port, redis_url
 
 from ..api.conftest import job_body, write_dataset
@@ -33,7 +33,7 @@ def client(stack):
 
 
 def cli(stack, script: str, *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", f"client.scripts.{script}", "-u", "cli", "-p", "cli-pass-1",
+    return subprocess.run([sys.executable, "-m", f"antinex.client.scripts.{script}", "-u", "cli", "-p", "cli-pass-1",
                            "-a", stack.url, *args], capture_output=True, text=True, timeout=timeout)
 
 
@@ -106,7 +106,7 @@ def test_script_errors_are_one_line_and_nonzero(stack, tmp_path):
     missing = cli(stack, "ai_train_dnn", "-f", str(tmp_path / "none.json"))
     assert missing.returncode == 1 and "did not find datafile" in missing.stderr
     assert "Traceback" not in missing.stderr
-    bad = subprocess.run([sys.executable, "-m", "client.scripts.ai_get_job", "-u", "cli", "-p", "nope",
+    bad = subprocess.run([sys.executable, "-m", "antinex.client.scripts.ai_get_job", "-u", "cli", "-p", "nope",
                           "-a", stack.url, "-i", "1"], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 1 and "login failed" in bad.stderr
     absent = cli(stack, "ai_get_results", "-i", "99999")

@@ -119,7 +119,7 @@ def test_cli_shows_and_warms_a_running_workers_cache(stack, user):
     key = f"user_{user.get(f'{stack.url}/users/').json()['id']}.core-label"
 
     def cli(*args):
-        proc = subprocess.run([sys.executable, "-m", "core.cli", "models", *args], env=stack.env,
+        proc = subprocess.run([sys.executable, "-m", "antinex.core.cli", "models", *args], env=stack.env,
                               capture_output=True, text=True, timeout=60)
         assert proc.returncode == 0, proc.stderr
         return proc.stdout
@@ -147,7 +147,7 @@ def test_invalid_requests_end_as_job_errors(stack, user):
     assert bad["status"] == "error" and "two classes" in bad["error_data"]["error"]
     from celery import Celery
 
-    from utils.consts import CORE_TRAIN_TASK, TRAIN_QUEUE
+    from antinex.utils.consts import CORE_TRAIN_TASK, TRAIN_QUEUE
 
     poison = Celery(broker=stack.core_redis)
     poison.conf.task_serializer = "json"

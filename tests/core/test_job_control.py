@@ -22,8 +22,8 @@ import pytest
 import redis
 
 from conftest import redis_url
-from utils.consts import CORE_PREDICT_TASK, CORE_TRAIN_TASK, PREDICT_QUEUE, TRAIN_QUEUE
-from utils.jobcontrol import CANCELLED, TIME_LIMIT, CancelFlags
+from antinex.utils.consts import CORE_PREDICT_TASK, CORE_TRAIN_TASK, PREDICT_QUEUE, TRAIN_QUEUE
+from antinex.utils.jobcontrol import CANCELLED, TIME_LIMIT, CancelFlags
 
 pytestmark = pytest.mark.stack
 

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 from bodies import ml_body
-from core.model_cache import ModelCache
-from core.processor import Processor, result_node
+from antinex.core.model_cache import ModelCache
+from antinex.core.processor import Processor, result_node
 
 
 def body(dataset, label, **over):
@@ -83,7 +83,7 @@ def test_a_model_retrained_elsewhere_is_reloaded(tmp_path, dataset):
 
 
 def test_a_predict_only_processor_never_trains(tmp_path, dataset):
-    from core.processor import NeedsTraining
+    from antinex.core.processor import NeedsTraining
 
     proc = Processor(tmp_path / "store")
     with pytest.raises(NeedsTraining):

@@ -29,7 +29,7 @@ def recording(tmp_path_factory):
     missing = [t for t in ("wfuzz", "hydra", "slowhttptest", "tcpdump") if not shutil.which(t)]
     if missing:
         pytest.fail(f"lab tools missing (scripts/bootstrap.sh installs them): {missing}")
-    from pipeline.lab.record import record_netns
+    from antinex.pipeline.lab.record import record_netns
 
     out = tmp_path_factory.mktemp("lab") / "rec"
     manifest = record_netns(out, tools=LAB_TOOLS, tool_seconds=5, normal_seconds=3, rounds=2, clients=2,
@@ -39,7 +39,7 @@ def recording(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def full(recording):
-    from pipeline.lab.build import build_full
+    from antinex.pipeline.lab.build import build_full
 
     return build_full(recording[0])
 
@@ -79,8 +79,8 @@ def test_labels_follow_the_sender_address(recording, full):
 
 
 def test_build_and_report_split_by_session(recording, tmp_path):
-    from pipeline.lab.build import FEATURES
-    from pipeline.lab.cli import main
+    from antinex.pipeline.lab.build import FEATURES
+    from antinex.pipeline.lab.cli import main
 
     ds = tmp_path / "ds"
     assert main(["build", str(recording[0]), "-o", str(ds)]) == 0
@@ -99,7 +99,7 @@ def test_build_and_report_split_by_session(recording, tmp_path):
     assert len(cleaned) == len(full) and "ip_src" not in cleaned.columns
     assert json.loads((ds / "cleaned_netns_metadata.json").read_text())["feature_to_predict"] == "label_value"
 
-    from pipeline.lab.report import evaluate, split_sessions
+    from antinex.pipeline.lab.report import evaluate, split_sessions
 
     train, test = split_sessions(ready, ("hydra",))
     assert not set(train["session"]) & set(test["session"])
@@ -123,8 +123,8 @@ def test_build_and_report_split_by_session(recording, tmp_path):
 
 
 def test_three_frameworks_serve_the_same_application():
-    from pipeline.lab.traffic import simulate_user
-    from pipeline.lab.webapp import FRAMEWORKS, serve
+    from antinex.pipeline.lab.traffic import simulate_user
+    from antinex.pipeline.lab.webapp import FRAMEWORKS, serve
 
     import random
 
@@ -148,9 +148,9 @@ def test_three_frameworks_serve_the_same_application():
 def test_public_zap_captures_through_the_pipeline(antinex_data, redis_db, tmp_path):
     """The archive's broker messages go through NEW_PACKETS and the subscriber into CSV rows;
     the report's reader gets the same request payloads."""
-    from pipeline.lab.report import zap_rows
-    from pipeline.publisher import PacketPublisher
-    from pipeline.subscriber import Subscriber
+    from antinex.pipeline.lab.report import zap_rows
+    from antinex.pipeline.publisher import PacketPublisher
+    from antinex.pipeline.subscriber import Subscriber
 
     src = antinex_data / "network-pipeline-datasets"
     archive = next(src.rglob("packets-*.json"))
@@ -166,7 +166,7 @@ def test_public_zap_captures_through_the_pipeline(antinex_data, redis_db, tmp_pa
     rows = zap_rows(src)
     mine = rows[rows["source_file"] == archive.name]
     assert len(mine) > 50 and len(rows) > 10 * len(mine)  # the CSV captures add more requests
-    from pipeline.payload_features import add_payload_features
+    from antinex.pipeline.payload_features import add_payload_features
 
     through = add_payload_features(recorded)
     through = through[through["http_is_request"] > 0]

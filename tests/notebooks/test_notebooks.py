@@ -46,7 +46,7 @@ def test_how_it_works_offline(tmp_path):
 def test_pre_trained_models_through_the_stack(tmp_path):
     from stack import LiveStack
 
-    from utils.data import DEFAULT_TRAIN
+    from antinex.utils.data import DEFAULT_TRAIN
 
     with LiveStack(redis_url("client"), core_redis=redis_url("client_core"), with_core=True,
                    tmp_path=tmp_path / "stack") as stack:

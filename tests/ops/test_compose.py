@@ -14,7 +14,7 @@ from importlib.metadata import entry_points
 import pytest
 import yaml
 
-from utils import consts
+from antinex.utils import consts
 
 from .compose_config import (
     COMPOSE_FILE,
@@ -202,21 +202,21 @@ def test_python_services_share_one_image(config):
 
 def test_api_command(config):
     cmd = _command(config, "api")
-    assert cmd[:2] == ["gunicorn", "api.wsgi:application"]
+    assert cmd[:2] == ["gunicorn", "antinex.api.wsgi:application"]
     assert "--bind=0.0.0.0:8010" in cmd
-    assert _module_exists("api.wsgi"), "api/wsgi.py is missing"
+    assert _module_exists("antinex.api.wsgi"), "api/wsgi.py is missing"
 
 
 def test_worker_commands_listen_on_the_contract_queues(config):
     worker = _command(config, "worker")
-    assert worker[:4] == ["celery", "-A", "api.celery_app", "worker"]
+    assert worker[:4] == ["celery", "-A", "antinex.api.celery_app", "worker"]
     queues = worker[worker.index("-Q") + 1].split(",")
     assert "celery" in queues and consts.RESULTS_TASK_NAME in queues and "antinex.api" in queues
 
     # two core workers, so predictions never wait behind a training: one queue each
     for name, queues in CORE_SERVICES.items():
         core = _command(config, name)
-        assert core[:4] == ["celery", "-A", "core.celery_app", "worker"], name
+        assert core[:4] == ["celery", "-A", "antinex.core.celery_app", "worker"], name
         assert core[core.index("-Q") + 1].split(",") == queues, name
         assert "--pool=solo" in core, name
         # `celery` reads its broker from BROKER_URL, so the core must see its own there.
@@ -224,8 +224,8 @@ def test_worker_commands_listen_on_the_contract_queues(config):
         assert core_env["BROKER_URL"] == core_env["ANTINEX_CORE_BROKER_URL"] == "redis://redis:6379/6", name
         assert "healthcheck" in config["services"][name], name
     assert config["services"]["worker"]["environment"]["BROKER_URL"] == "redis://redis:6379/9"
-    assert _module_exists("api.celery_app"), "api/celery_app.py is missing"
-    assert _module_exists("core.celery_app"), "core/celery_app.py is missing"
+    assert _module_exists("antinex.api.celery_app"), "api/celery_app.py is missing"
+    assert _module_exists("antinex.core.celery_app"), "core/celery_app.py is missing"
 
 
 def test_entry_point_commands_exist(config):

@@ -156,7 +156,7 @@ def test_default_command_is_the_api(instructions):
         return cmd
 
     cmd = cmd_of("runtime")
-    assert cmd[:2] == ["gunicorn", "api.wsgi:application"]
+    assert cmd[:2] == ["gunicorn", "antinex.api.wsgi:application"]
     assert "--bind" in cmd and "0.0.0.0:8010" in cmd
-    assert importlib.util.find_spec("api") and importlib.util.find_spec("api.wsgi"), "api/wsgi.py is missing"
+    assert importlib.util.find_spec("antinex.api") and importlib.util.find_spec("antinex.api.wsgi"), "api/wsgi.py is missing"
     assert cmd_of("jupyter")[:2] == ["jupyter", "lab"]

@@ -10,9 +10,9 @@ from scapy.layers.l2 import ARP, Ether
 from scapy.packet import Raw
 from scapy.utils import wrpcap
 
-from pipeline.fastparse import Fallback, frame_to_row, read_frames
-from pipeline.flatten import packet_to_row
-from pipeline.pcap import main as pcap_main, pcap_rows
+from antinex.pipeline.fastparse import Fallback, frame_to_row, read_frames
+from antinex.pipeline.flatten import packet_to_row
+from antinex.pipeline.pcap import main as pcap_main, pcap_rows
 
 
 def mixed(n: int = 300, seed: int = 5) -> list:
@@ -73,7 +73,7 @@ def test_fallback_and_cli(tmp_path):
 
 def test_raw_capture_messages_flatten_to_the_scapy_rows():
     """The agent's raw path (fast row → message) gives the subscriber the rows scapy's messages give."""
-    from pipeline.flatten import flatten_message, packet_to_message, row_to_message
+    from antinex.pipeline.flatten import flatten_message, packet_to_message, row_to_message
 
     error = Ether(bytes(Ether() / IP(dst="10.0.0.1") / ICMP(type=3, code=1) / IP(dst="10.0.0.2") / TCP()))
     pkts = mixed(140) + [error]

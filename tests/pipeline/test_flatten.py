@@ -8,8 +8,8 @@ from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import ARP, Ether
 from scapy.packet import Padding, Raw
 
-from pipeline import columns as C
-from pipeline.flatten import packet_to_message, packet_to_row, rows_to_frame
+from antinex.pipeline import columns as C
+from antinex.pipeline.flatten import packet_to_message, packet_to_row, rows_to_frame
 
 
 def built(pkt):

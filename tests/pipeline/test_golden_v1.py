@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pandas as pd
 
-from pipeline.flatten import flatten_message, rows_to_frame
+from antinex.pipeline.flatten import flatten_message, rows_to_frame
 
 GOLDEN = "network-pipeline-datasets/django/packets-netdata-2018-01-28-23-06-05.json"
 GOLDEN_CSV = "network-pipeline-datasets/django/netdata-2018-01-28-23-06-05.csv"

@@ -25,7 +25,7 @@ def capture(tmp_path) -> Path:
 
 def pcap(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     """The real command line in a new process, as a user runs it."""
-    return subprocess.run([sys.executable, "-m", "pipeline.pcap", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "antinex.pipeline.pcap", *args], capture_output=True, text=True,
                           timeout=120, cwd=cwd)
 
 

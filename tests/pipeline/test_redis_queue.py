@@ -8,10 +8,10 @@ from kombu import Connection, Exchange, Queue
 from scapy.layers.inet import IP, TCP
 from scapy.layers.l2 import Ether
 
-from pipeline.flatten import packet_to_message
-from pipeline.publisher import PacketPublisher, packet_queue
-from pipeline.redis_queue import ReliableBatchPopper, envelope
-from pipeline.subscriber import Subscriber
+from antinex.pipeline.flatten import packet_to_message
+from antinex.pipeline.publisher import PacketPublisher, packet_queue
+from antinex.pipeline.redis_queue import ReliableBatchPopper, envelope
+from antinex.pipeline.subscriber import Subscriber
 
 
 def _messages(n: int) -> list[dict]:

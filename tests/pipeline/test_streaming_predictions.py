@@ -13,8 +13,8 @@ from scapy.packet import Raw
 from scapy.utils import wrpcap
 
 from conftest import redis_url
-from pipeline.pcap import main as pcap_main
-from pipeline.subscriber import Subscriber
+from antinex.pipeline.pcap import main as pcap_main
+from antinex.pipeline.subscriber import Subscriber
 
 pytestmark = pytest.mark.stack
 
@@ -26,9 +26,9 @@ ATTACK = (b"GET /search?q=notes%27%20AND%201%3D1%20UNION%20ALL%20SELECT%20NULL%2
 def test_replayed_capture_is_predicted_in_batches(redis_db, tmp_path):
     from stack import LiveStack
 
-    from client.ai_client import AIClient
-    from pipeline.predict_publisher import PredictPublisher
-    from utils.data import DEFAULT_REQUEST, DEFAULT_TRAIN
+    from antinex.client.ai_client import AIClient
+    from antinex.pipeline.predict_publisher import PredictPublisher
+    from antinex.utils.data import DEFAULT_REQUEST, DEFAULT_TRAIN
 
     packets_url = redis_db("pipeline")
     pkts = [Ether(bytes(Ether() / IP(src="10.5.0.2", dst="10.5.0.1") / TCP(sport=41000 + i, dport=8080, flags="PA") /

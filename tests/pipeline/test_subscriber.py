@@ -17,8 +17,8 @@ from scapy.layers.l2 import Ether
 from scapy.packet import Raw
 
 from conftest import free_port
-from pipeline.publisher import PacketPublisher
-from pipeline.subscriber import Subscriber
+from antinex.pipeline.publisher import PacketPublisher
+from antinex.pipeline.subscriber import Subscriber
 
 
 def packets(n: int):
@@ -65,7 +65,7 @@ def test_batches_go_to_the_predictor_with_bounded_delay(redis_db, tmp_path):
 def test_sigterm_flushes_and_a_restart_never_rewrites(redis_db, tmp_path):
     url = redis_db("pipeline")
     env = {**os.environ, "FORWARD_BROKER_URL": url, "DS_DIR": str(tmp_path), "DS_NAME": "sig"}
-    proc = subprocess.Popen([sys.executable, "-m", "pipeline.subscriber"], env=env)
+    proc = subprocess.Popen([sys.executable, "-m", "antinex.pipeline.subscriber"], env=env)
     with PacketPublisher(url) as pub:
         for pkt in packets(12):
             pub.publish_packet(pkt)
@@ -93,7 +93,7 @@ def test_capture_agent_on_loopback_end_to_end(redis_db, tmp_path):
     server = ThreadingHTTPServer(("127.0.0.1", port), SimpleHTTPRequestHandler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     env = {**os.environ, "FORWARD_BROKER_URL": url, "CAP_DEVICE": "lo"}
-    agent = subprocess.Popen([sys.executable, "-m", "pipeline.capture", "tcp", "-i", "lo",
+    agent = subprocess.Popen([sys.executable, "-m", "antinex.pipeline.capture", "tcp", "-i", "lo",
                               "-f", f"tcp port {port}", "--count", "6"], env=env,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -128,7 +128,7 @@ def test_capture_agent_keeps_every_packet_once(redis_db, tmp_path):
         pytest.skip("needs root for raw capture")
     url = redis_db("pipeline")
     port = free_port()
-    agent = subprocess.Popen([sys.executable, "-m", "pipeline.capture", "udp", "-i", "lo", "-f", f"udp port {port}"],
+    agent = subprocess.Popen([sys.executable, "-m", "antinex.pipeline.capture", "udp", "-i", "lo", "-f", f"udp port {port}"],
                              env={**os.environ, "FORWARD_BROKER_URL": url},
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

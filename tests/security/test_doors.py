@@ -84,7 +84,7 @@ def test_malformed_json_is_a_400_naming_the_body(stack, body):
 
 DEPTH_SPEED = r'''
 import json, time
-from api.ml.parsers import DepthLimitedJSONParser, json_depth
+from antinex.api.ml.parsers import DepthLimitedJSONParser, json_depth
 
 def walk(value):  # the slow reference: what the parser must not do
     if isinstance(value, dict):
@@ -122,7 +122,7 @@ print(json.dumps({"loads": loads, "parse": parse}))
 def test_the_depth_check_is_correct_and_cheap_on_a_40_mb_body():
     """Measured against json.loads itself: a Python walk over 200,000 rows would cost more than the parse."""
     proc = subprocess.run([sys.executable, "-c", DEPTH_SPEED], cwd=ROOT, capture_output=True, text=True,
-                          timeout=300, env={**os.environ, "DJANGO_SETTINGS_MODULE": "api.settings"})
+                          timeout=300, env={**os.environ, "DJANGO_SETTINGS_MODULE": "antinex.api.settings"})
     assert proc.returncode == 0, proc.stderr[-3000:]
     times = json.loads(proc.stdout.strip().splitlines()[-1])
     assert times["parse"] - times["loads"] < times["loads"], times

@@ -253,7 +253,7 @@ def test_runaway_jobs_are_capped_cancelled_and_deleted(stack, users):
     assert third.status_code == 429 and third.json()["field"] == "quota", third.text  # ANTINEX_MAX_ACTIVE_JOBS=2
     assert third.headers["Retry-After"] == "2"
     # the client (and the pipeline's publisher) can hold a job until a slot frees instead of dropping it
-    from client.ai_client import AIClient
+    from antinex.client.ai_client import AIClient
 
     patient = AIClient(user="mallory", password="mallory-pass-1", url=stack.url, verbose=False)
     held: dict = {}

@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from utils import cli
-from utils.dataset import dropped_columns, load_frame
-from utils.export import neutralise
-from utils.request import parse_request
+from antinex.utils import cli
+from antinex.utils.dataset import dropped_columns, load_frame
+from antinex.utils.export import neutralise
+from antinex.utils.request import parse_request
 
 from .conftest import separable
 
@@ -36,7 +36,7 @@ def test_train_writes_outputs_and_predict_reuses_model(tmp_path, base_request):
 
 
 def test_user_errors_exit_2_without_traceback(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "utils.cli", "train", "-f", str(tmp_path / "none.json")],
+    proc = subprocess.run([sys.executable, "-m", "antinex.utils.cli", "train", "-f", str(tmp_path / "none.json")],
                           capture_output=True, text=True)
     assert proc.returncode == 2
     assert "request file not found" in proc.stderr and "Traceback" not in proc.stderr
@@ -46,7 +46,7 @@ def test_user_errors_exit_2_without_traceback(tmp_path):
 
 
 def test_quickstart_reports_missing_data(monkeypatch, tmp_path, capsys):
-    import utils.data as data
+    import antinex.utils.data as data
 
     monkeypatch.setattr(data, "DEFAULT_TRAIN", tmp_path / "absent.csv.gz")
     monkeypatch.setattr(data, "DEFAULT_REQUEST", tmp_path / "absent.json")
@@ -165,7 +165,7 @@ def _png_title(path) -> str:
 
 
 def test_regression_curves_say_they_are_on_the_scaled_target(tmp_path):
-    from utils.plots import training_curves_figure
+    from antinex.utils.plots import training_curves_figure
 
     rng = np.random.default_rng(3)
     x = rng.uniform(0, 10, (200, 2))

@@ -5,7 +5,7 @@ import csv
 
 import pytest
 
-from utils.export import neutralise, write_safe_csv
+from antinex.utils.export import neutralise, write_safe_csv
 
 FORMULAS = [
     "=1+1", "+1+1", "-1+1", "@SUM(A1)", "=HYPERLINK(\"http://x\")",

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from conftest import free_port
-from utils import jobcontrol
-from utils.jobcontrol import (CANCEL_TTL, CANCELLED, SHUTDOWN, TIME_LIMIT, CancelFlags, JobStopped, StopCheck,
+from antinex.utils import jobcontrol
+from antinex.utils.jobcontrol import (CANCEL_TTL, CANCELLED, SHUTDOWN, TIME_LIMIT, CancelFlags, JobStopped, StopCheck,
                               cancel_key, celery_time_limits)
 
 from .conftest import LAYERS, separable
@@ -112,8 +112,8 @@ def _body(dataset, **over) -> dict:
 
 
 def test_training_stops_at_the_next_batch_and_saves_nothing(dataset, tmp_path):
-    from utils.make_predictions import make_predictions
-    from utils.model_store import ModelStore
+    from antinex.utils.make_predictions import make_predictions
+    from antinex.utils.model_store import ModelStore
 
     store = ModelStore(tmp_path / "models")
     started = time.monotonic()
@@ -125,9 +125,9 @@ def test_training_stops_at_the_next_batch_and_saves_nothing(dataset, tmp_path):
 
 
 def test_cross_validation_folds_are_stopped_too(dataset):
-    from utils.dataset import load_frame
-    from utils.request import parse_request
-    from utils.train import cross_validate
+    from antinex.utils.dataset import load_frame
+    from antinex.utils.request import parse_request
+    from antinex.utils.train import cross_validate
 
     req = parse_request(_body(dataset, cross_validate=True, num_splits=3))
     df = load_frame(req)
@@ -141,7 +141,7 @@ def test_cross_validation_folds_are_stopped_too(dataset):
 
 
 def test_prediction_with_a_stored_model_asks_before_predicting(dataset):
-    from utils.make_predictions import make_predictions
+    from antinex.utils.make_predictions import make_predictions
 
     trained = make_predictions(_body(dataset, epochs=1, batch_size=64))
     assert trained["status"] == 0, trained["err"]

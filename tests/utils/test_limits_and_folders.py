@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from utils.limits import LIMITS, Limits
-from utils.request import (ACTIVATIONS, INITIALIZERS, LOSSES, METRIC_NAMES, OPTIMIZERS, RequestError,
+from antinex.utils.limits import LIMITS, Limits
+from antinex.utils.request import (ACTIVATIONS, INITIALIZERS, LOSSES, METRIC_NAMES, OPTIMIZERS, RequestError,
                            count_parameters, parse_request)
-from utils.userdata import DataSpace, plain_file_name
+from antinex.utils.userdata import DataSpace, plain_file_name
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,7 +39,7 @@ def test_every_listed_name_is_one_keras_accepts():
         keras.losses.get(name)
     for name in OPTIMIZERS:
         keras.optimizers.get(name)
-    from utils.model_builder import METRICS
+    from antinex.utils.model_builder import METRICS
 
     for name in METRIC_NAMES:
         keras.metrics.get(METRICS.get(name, name))

@@ -6,8 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from utils.make_predictions import make_predictions
-from utils.model_store import DamagedModelError, ModelStore, ModelStoreError
+from antinex.utils.make_predictions import make_predictions
+from antinex.utils.model_store import DamagedModelError, ModelStore, ModelStoreError
 
 from .conftest import separable
 
@@ -49,7 +49,7 @@ def test_fast_path_matches_keras(trained_and_store):
 
 def test_folded_scaling_matches_keras_across_blocks(trained_and_store, monkeypatch):
     """predict_raw folds the input scaling into the first layer and runs in row blocks: same outputs."""
-    from utils import trained_model
+    from antinex.utils import trained_model
 
     trained = trained_and_store[0]["model"]
     df = separable(1000, seed=13)
@@ -99,7 +99,7 @@ def test_a_model_file_carrying_code_is_refused_without_running_it(trained_and_st
     """A .keras with a Lambda layer (Python bytecode inside), even with a valid checksum."""
     import keras
 
-    from utils.model_store import _digest
+    from antinex.utils.model_store import _digest
 
     res, _ = trained_and_store
     store = ModelStore(tmp_path / "evil")
@@ -156,7 +156,7 @@ def test_an_entry_without_its_checksum_is_damaged_not_missing(entry, caplog):
     store, path = entry
     (path / "checksum.sha256").unlink()
     assert store.exists("Damaged-Model")  # so a caller loads it and hears what is wrong
-    with caplog.at_level("WARNING", logger="utils.model_store"):
+    with caplog.at_level("WARNING", logger="antinex.utils.model_store"):
         assert store.version("Damaged-Model") is None  # nothing to compare: callers retrain
     assert "checksum.sha256 is missing" in caplog.text and "is damaged" in caplog.text
     with pytest.raises(ModelStoreError) as err:
@@ -174,7 +174,7 @@ def test_a_truncated_model_file_is_damaged(entry):
 
 def test_a_truncated_model_file_whose_checksum_matches_is_damaged(entry):
     """Truncated before its checksum was written: Keras alone said "File not found"."""
-    from utils.model_store import _digest
+    from antinex.utils.model_store import _digest
 
     store, path = entry
     _truncate(path / "model.keras")

@@ -7,7 +7,7 @@ import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
-from utils.novelty import NoveltyDetector
+from antinex.utils.novelty import NoveltyDetector
 
 
 def normal_rows(n: int, seed: int) -> pd.DataFrame:
@@ -39,7 +39,7 @@ def test_missing_values_estimator_api_and_determinism():
 
 
 def test_frozen_detector_scores_exactly_as_scikit_learn_and_loads_without_pickle(tmp_path):
-    from utils.novelty import FrozenNoveltyDetector
+    from antinex.utils.novelty import FrozenNoveltyDetector
 
     rows = normal_rows(2000, seed=5)
     det = NoveltyDetector(contamination=0.02, n_estimators=50, random_state=1).fit(rows)

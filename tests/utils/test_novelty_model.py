@@ -5,9 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from utils.make_predictions import make_predictions
-from utils.model_store import ModelStore, ModelStoreError
-from utils.request import RequestError, parse_request
+from antinex.utils.make_predictions import make_predictions
+from antinex.utils.model_store import ModelStore, ModelStoreError
+from antinex.utils.request import RequestError, parse_request
 
 from .conftest import LAYERS, separable
 

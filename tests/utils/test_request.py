@@ -6,7 +6,7 @@ import json
 import pandas as pd
 import pytest
 
-from utils.request import RequestError, parse_request
+from antinex.utils.request import RequestError, parse_request
 
 
 def field_of(body, **kw) -> str:

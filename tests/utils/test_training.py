@@ -8,12 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from utils.consts import ERR, SUCCESS
-from utils.dataset import load_frame
-from utils.make_predictions import make_predictions
-from utils.model_builder import build_model
-from utils.request import parse_request
-from utils.train import train
+from antinex.utils.consts import ERR, SUCCESS
+from antinex.utils.dataset import load_frame
+from antinex.utils.make_predictions import make_predictions
+from antinex.utils.model_builder import build_model
+from antinex.utils.request import parse_request
+from antinex.utils.train import train
 
 from .conftest import separable
 
