@@ -12,6 +12,7 @@ accept is what an attacker sends).
 """
 from __future__ import annotations
 
+import codecs
 import re
 from dataclasses import dataclass, field
 from urllib.parse import unquote_to_bytes
@@ -204,3 +205,17 @@ def parse_http_request(data: bytes) -> HttpRequest | None:
     body = body[:MAX_BODY_BYTES]
     return HttpRequest(method, target, version, headers, body, head_complete=True, body_complete=complete,
                        body_truncated=truncated, raw=data[:start] + body)
+
+
+def request_to_text(raw: bytes) -> str:
+    """A request's bytes as one line of ASCII text (``\\r\\n``, ``\\xNN``): what a dataset's
+    ``http_request`` column and a ``predict_rows`` cell hold. :func:`request_from_text` inverts it."""
+    return raw.decode("latin-1").encode("unicode_escape").decode("ascii")
+
+
+def request_from_text(text: str) -> bytes:
+    """The bytes :func:`request_to_text` wrote (ValueError for text it could not have written)."""
+    try:
+        return codecs.decode(text.encode("ascii"), "unicode_escape").encode("latin-1")
+    except (UnicodeError, ValueError) as exc:
+        raise ValueError(f"not an escaped HTTP request: {exc}") from None

@@ -5,7 +5,8 @@ Layout (see docs/model-store.md)::
     <root>/<key>/model.keras      Keras native format (never .h5, no Lambda layers)
     <root>/<key>/meta.json        features, scalers, classes, request, metrics, history
     <root>/<key>/novelty.npz      the novelty detector's arrays, when the request asked for one
-    <root>/<key>/checksum.sha256  sha256 of model.keras, meta.json (and novelty.npz)
+    <root>/<key>/artifact-<name>.json  fitted preprocessing and profiles (``TrainedModel.artifacts``)
+    <root>/<key>/checksum.sha256  sha256 of model.keras, meta.json (novelty.npz, the artifacts)
 
 A save writes a temporary directory and renames it into place, so readers
 see either the old model or the new one, never half of one. Loading
@@ -40,10 +41,26 @@ CHECKSUM_FILE = "checksum.sha256"
 ENTRY_FILES = ("model.keras", "meta.json", NOVELTY_FILE, CHECKSUM_FILE)
 
 
-def _files(directory: Path, novelty: bool) -> list[Path]:
-    """The files a model's checksum covers."""
+_ARTIFACT = re.compile(r"^[a-z0-9_-]{1,64}$")
+
+
+def artifact_file(directory: Path, name: str) -> Path:
+    """Where the artifact ``name`` of an entry lives (names are plain: lower-case letters, digits, - and _)."""
+    if not _ARTIFACT.match(name):
+        raise ModelStoreError(f"artifact name {name!r} is not allowed (use a-z, 0-9, - and _)")
+    return directory / f"artifact-{name}.json"
+
+
+def _files(directory: Path, novelty: bool, artifacts: list[str] | tuple[str, ...] = ()) -> list[Path]:
+    """The files a model's checksum covers, in a fixed order."""
     files = [directory / "model.keras", directory / "meta.json"]
-    return files + [directory / NOVELTY_FILE] if novelty else files
+    if novelty:
+        files.append(directory / NOVELTY_FILE)
+    return files + [artifact_file(directory, a) for a in sorted(artifacts)]
+
+
+def _meta_files(directory: Path, meta: dict) -> list[Path]:
+    return _files(directory, bool(meta.get("novelty")), meta.get("artifacts") or ())
 
 
 class ModelStoreError(Exception):
@@ -67,19 +84,29 @@ def _diagnose(path: Path) -> list[str]:
     one has no central directory, so ``zipfile`` sees the damage unread.
     """
     problems = []
-    novelty = False
+    meta: dict = {}
     try:
-        meta = json.loads((path / "meta.json").read_text())
-        novelty = bool(meta.get("novelty")) if isinstance(meta, dict) else False
+        loaded = json.loads((path / "meta.json").read_text())
+        meta = loaded if isinstance(loaded, dict) else {}
     except FileNotFoundError:
         pass  # reported as missing below
     except (OSError, ValueError) as exc:
         problems.append(f"meta.json is unreadable or truncated ({exc})")
-    for f in _files(path, novelty) + [path / CHECKSUM_FILE]:
+    try:
+        covered = _meta_files(path, meta)
+    except ModelStoreError as exc:
+        problems.append(str(exc))
+        covered = _files(path, bool(meta.get("novelty")))
+    for f in covered + [path / CHECKSUM_FILE]:
         if not f.is_file():
             problems.append(f"{f.name} is missing")
         elif f.suffix in (".keras", ".npz") and not zipfile.is_zipfile(f):
             problems.append(f"{f.name} is truncated or corrupt ({f.stat().st_size} bytes, not a complete archive)")
+        elif f.name.startswith("artifact-"):
+            try:
+                json.loads(f.read_text())
+            except (OSError, ValueError) as exc:
+                problems.append(f"{f.name} is unreadable or truncated ({exc})")
     return problems
 
 
@@ -167,8 +194,11 @@ class ModelStore:
             meta["novelty"] = trained.novelty is not None
             if trained.novelty is not None:
                 trained.novelty.save(tmp / NOVELTY_FILE)
+            meta["artifacts"] = sorted(trained.artifacts)
+            for name, value in trained.artifacts.items():
+                artifact_file(tmp, name).write_text(json.dumps(value, allow_nan=False))
             (tmp / "meta.json").write_text(json.dumps(meta, allow_nan=False, default=str))
-            checksum = _digest(*_files(tmp, meta["novelty"]))
+            checksum = _digest(*_meta_files(tmp, meta))
             (tmp / CHECKSUM_FILE).write_text(checksum + "\n")
             # replace atomically: move the old one aside, rename, then drop it
             old = None
@@ -199,8 +229,8 @@ class ModelStore:
             raise ModelStoreError(f"no stored model named {name!r}") from None
         try:
             meta = json.loads((path / "meta.json").read_text())
-            actual = _digest(*_files(path, bool(meta.get("novelty"))))
-        except (OSError, json.JSONDecodeError, AttributeError) as exc:
+            actual = _digest(*_meta_files(path, meta))
+        except (OSError, json.JSONDecodeError, AttributeError, TypeError, ModelStoreError) as exc:
             raise self._damaged(name, path, f"its files are unreadable ({exc})") from None
         if actual != expected:
             raise DamagedModelError(name, path, _diagnose(path) + [
@@ -215,6 +245,10 @@ class ModelStore:
                 if problems := _diagnose(path):
                     raise DamagedModelError(name, path, problems) from None
                 raise ModelStoreError(f"model {name!r}: novelty detector refused: {exc}") from None
+        try:
+            artifacts = {name: json.loads(artifact_file(path, name).read_text()) for name in meta.get("artifacts") or ()}
+        except (OSError, ValueError) as exc:
+            raise self._damaged(name, path, f"an artifact is unreadable ({exc})") from None
         try:
             model = keras.saving.load_model(path / "model.keras", safe_mode=True, compile=False)
         except (ValueError, TypeError) as exc:  # e.g. a Lambda layer: its bytecode is never deserialised
@@ -237,6 +271,7 @@ class ModelStore:
             model_ref={"store": str(self.root), "name": meta["name"], "key": meta["key"],
                        "checksum": expected, "saved": meta["saved"]},
             novelty=novelty,
+            artifacts=artifacts,
         )
 
     def list(self) -> list[dict]:

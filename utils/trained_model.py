@@ -62,6 +62,9 @@ class TrainedModel:
     history: dict = field(default_factory=dict)
     model_ref: dict = field(default_factory=dict)
     novelty: Any = None  # utils.novelty.FrozenNoveltyDetector, when the request asked for one
+    # fitted preprocessing and profiles beside the network, by name: JSON-safe values only
+    # (the model store writes each as <name>.json under its checksum; never pickle)
+    artifacts: dict[str, Any] = field(default_factory=dict)
     _dense: list | None = field(default=None, repr=False)
     _fused: list | None = field(default=None, repr=False)
 

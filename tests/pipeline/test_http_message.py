@@ -40,3 +40,12 @@ def test_bare_lf_folding_and_long_bodies():
     big = parse_http_request(b"POST /u HTTP/1.1\r\nContent-Length: 100000\r\n\r\n" + b"x" * 100000)
     assert big.body_truncated and len(big.body) == MAX_BODY_BYTES and big.body_complete
     assert parse_params("a&b=&=c&&d=%zz") == [("a", ""), ("b", ""), ("", "c"), ("d", "%zz")]
+
+
+def test_text_form_round_trips_every_byte():
+    from antinex.pipeline.http_message import request_from_text, request_to_text
+
+    raw = bytes(range(256)) + b"GET /\\x41 HTTP/1.1\r\n\r\n"
+    text = request_to_text(raw)
+    assert "\n" not in text and "\r" not in text and text.isascii()
+    assert request_from_text(text) == raw

@@ -198,3 +198,31 @@ def test_a_new_save_replaces_a_damaged_entry(entry, trained_and_store):
     _truncate(path / "model.keras")
     store.save(trained_and_store[0]["model"], "Damaged-Model")
     assert store.load("Damaged-Model").features == trained_and_store[0]["model"].features
+
+
+def test_artifacts_round_trip_under_the_checksum(trained_and_store, tmp_path):
+    """Fitted preprocessing beside the network: saved as JSON, covered by the checksum, never pickle."""
+    import dataclasses
+    import json
+
+    res, _ = trained_and_store
+    store = ModelStore(tmp_path / "models")
+    trained = dataclasses.replace(res["model"], artifacts={"content": {"vocab": ["a", "b"], "idf": [1.5, 0.25]},
+                                                            "flow-profile": {"max_head_seconds": 2.5}})
+    store.save(trained, "with-artifacts")
+    loaded = store.load("with-artifacts")
+    assert loaded.artifacts == trained.artifacts
+    entry = store.path("with-artifacts")
+    assert json.loads((entry / "meta.json").read_text())["artifacts"] == ["content", "flow-profile"]
+    # changed after the save: the checksum says so, and the store names the file
+    (entry / "artifact-content.json").write_text(json.dumps({"vocab": ["evil"], "idf": [9.0]}))
+    with pytest.raises(DamagedModelError, match="checksum"):
+        store.load("with-artifacts")
+    (entry / "artifact-content.json").write_text('{"vocab": [')  # truncated
+    with pytest.raises(DamagedModelError, match="artifact-content.json is unreadable"):
+        store.load("with-artifacts")
+    (entry / "artifact-content.json").unlink()
+    with pytest.raises(DamagedModelError, match="artifact-content.json is missing"):
+        store.load("with-artifacts")
+    with pytest.raises(ModelStoreError, match="not allowed"):
+        store.save(dataclasses.replace(trained, artifacts={"../x": {}}), "bad-artifact")
