@@ -1,0 +1,152 @@
+"""The evaluation protocol without a recording: folds, scores, mutations, the report on a small real set.
+
+The dataset here is made of real HTTP requests written out by hand (benign
+clients and attack payloads), so the baselines train for real; the lab
+recording tests (test_lab.py) run the same report on recorded traffic.
+"""
+from __future__ import annotations
+
+import json
+import random
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from antinex.pipeline.http_message import parse_http_request, request_from_text, request_to_text
+from antinex.pipeline.lab.mutate import MUTATIONS, mutate_request
+from antinex.pipeline.lab.protocol import BENIGN, legacy_family, make_folds, with_protocol_columns
+from antinex.pipeline.lab.report import evaluate, scores, spread
+
+UAS = {"curl": "curl/7.88.1", "httpie": "HTTPie/3.2.1", "chromium": "Mozilla/5.0 Chrome/126.0",
+       "simulated-users": "Mozilla/5.0 Firefox/128.0", "requests": "python-requests/2.32.3"}
+WORDS = ["report", "O'Brien", "budget 2024", "naïve café", "a && b", "SELECT-ion", "notes", "holiday plan"]
+ATTACKS = {
+    "sqli": ["' OR 1=1-- ", "1 UNION SELECT username,password FROM users--", "1' AND SLEEP(5)#",
+             "x' AND 1=CONVERT(int,(SELECT @@version))--"],
+    "sqli-tamper": ["1%27%20OR%201=1--%20", "1'/**/UNION/**/SELECT/**/1,2--", "1' oR 1=1-- "],
+    "xss": ["<script>alert(1)</script>", "\"><img src=x onerror=alert(1)>", "<svg/onload=alert(document.cookie)>"],
+    "traversal": ["../../../../etc/passwd", "..%2f..%2f..%2fetc%2fshadow", "....//....//etc/hosts"],
+}
+TOOLS = {"sqli": "sqlmap", "sqli-tamper": "sqlmap-tamper-space2comment", "xss": "wfuzz-xss",
+         "traversal": "wfuzz-traversal"}
+
+
+def _request(path: str, q: str, ua: str) -> str:
+    from urllib.parse import quote
+
+    raw = f"GET {path}?q={quote(q, safe='')} HTTP/1.1\r\nHost: lab\r\nUser-Agent: {ua}\r\nAccept: */*\r\n\r\n"
+    return request_to_text(raw.encode("utf-8"))
+
+
+def dataset(n: int = 40, seed: int = 1) -> pd.DataFrame:
+    rng = random.Random(seed)
+    rows = []
+    for r in range(2):
+        for client, ua in UAS.items():
+            for i in range(n):
+                rows.append({"http_request": _request(rng.choice(["/search", "/items", "/api/items"]),
+                                                      rng.choice(WORDS), ua),
+                             "label_value": 0, "tool": client, "client": client, "session": f"{client}-r{r}",
+                             "round": r, "family": BENIGN})
+        for family, payloads in ATTACKS.items():
+            for i in range(n // 2):
+                rows.append({"http_request": _request("/search", rng.choice(payloads), "sqlmap/1.7.2"),
+                             "label_value": 1, "tool": TOOLS[family], "client": "", "session": f"{family}-r{r}",
+                             "round": r, "family": family})
+    df = pd.DataFrame(rows)
+    df["payload_len"] = [len(request_from_text(t)) for t in df["http_request"]]
+    df["n_quote"] = [request_from_text(t).count(b"%27") for t in df["http_request"]]
+    return df
+
+
+def test_folds_hold_each_family_out_and_never_train_on_unseen_clients():
+    df = with_protocol_columns(dataset())
+    folds = {f.name: f for f in make_folds(df, ("curl", "chromium"))}
+    assert set(folds) == {"sqli", "xss", "traversal", "sqli-tamper", "sessions"}
+    unseen = df["client"].isin(["curl", "chromium"]).to_numpy()
+    for fold in folds.values():
+        assert not (fold.train & fold.test).any()
+        assert not (fold.train & unseen).any()  # clients never in training, in every fold
+        assert (fold.test & unseen).sum() == unseen.sum()
+    sqli = folds["sqli"]
+    fam = df["family"].to_numpy()
+    # the tamper sub-family goes with its parent: neither is trained on in the sqli fold
+    assert not (sqli.train & np.isin(fam, ["sqli", "sqli-tamper"])).any()
+    assert (sqli.test & (fam == "sqli-tamper")).any() and (sqli.train & (fam == "xss")).any()
+    # the evasion fold: plain sqli trains, tampers are tested
+    ev = folds["sqli-tamper"]
+    assert ev.kind == "evasion" and (ev.train & (fam == "sqli")).any() and not (ev.train & (fam == "sqli-tamper")).any()
+    last = df["round"].to_numpy() == 1
+    assert not (folds["sessions"].train & last).any()
+    with pytest.raises(ValueError, match="no benign rows of the held-out clients"):
+        make_folds(df, ("lynx",))
+    with pytest.raises(ValueError, match="nothing benign left"):
+        make_folds(df, tuple(UAS))
+
+
+def test_legacy_datasets_get_families_and_clients():
+    old = pd.DataFrame({"tool": ["sqlmap", "wfuzz-sqli", "wfuzz", "simulated-users", "hydra", "mystery"],
+                        "label_value": [1, 1, 1, 0, 1, 1]})
+    out = with_protocol_columns(old)
+    assert list(out["family"]) == ["sqli", "sqli", "discovery", "benign", "brute-force", "unknown"]
+    assert list(out["client"])[3] == "simulated-users" and legacy_family("sqlmap-tamper-x", 1) == "sqli-tamper"
+    with pytest.raises(ValueError, match="label_value"):
+        with_protocol_columns(pd.DataFrame({"tool": ["x"]}))
+
+
+def test_scores_and_spread():
+    s = scores(np.array([1, 1, 0, 0, 0]), np.array([1, 0, 1, 0, 0]))
+    assert (s["tp"], s["fn"], s["fp"], s["tn"]) == (1, 1, 1, 2)
+    assert s["recall"] == 0.5 and s["fpr"] == pytest.approx(1 / 3) and s["f1"] == pytest.approx(0.5)
+    assert spread([0.5, None, 1.0]) == {"mean": 0.75, "std": 0.25, "min": 0.5, "max": 1.0, "n": 2}
+    assert spread([None])["mean"] is None
+
+
+@pytest.mark.parametrize("how", MUTATIONS)
+def test_mutations_keep_the_attack_and_the_request_valid(how):
+    raw = (b"POST /login?next=%2Fhome&q=1%27+UNION+SELECT+1%2C2-- HTTP/1.1\r\nHost: lab\r\n"
+           b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 29\r\n\r\nusername=admin' --&password=x")
+    out = mutate_request(raw, how, seed=3)
+    assert out != raw
+    req, orig = parse_http_request(out), parse_http_request(raw)
+    assert req.complete and int(req.header("content-length")) == len(req.body)
+    q = dict(req.params)["q"]
+    if how in ("percent", "case"):  # a server decodes once: the same attack (letter case aside)
+        assert q.lower() == dict(orig.params)["q"].lower()
+    if how == "double":
+        assert "%27" in q  # decoded once, still encoded
+    if how == "whitespace":
+        assert " " not in q and "UNION" in q
+    assert mutate_request(b"GET / HTTP/1.1\r\n\r\n", how) == b"GET / HTTP/1.1\r\n\r\n"
+    with pytest.raises(ValueError, match="unknown mutation"):
+        mutate_request(raw, "rot13")
+
+
+def test_report_runs_the_protocol_with_baselines(tmp_path):
+    """The whole report on a small real set: two seeds, the shipped-style network, both baselines, mutations."""
+    path = tmp_path / "requests.csv.gz"
+    dataset().to_csv(path, index=False)
+    body = {"label": "t", "features_to_process": ["payload_len", "n_quote"], "epochs": 3, "batch_size": 16,
+            "model_desc": {"layers": [{"num_neurons": 8, "activation": "relu"},
+                                      {"num_neurons": 1, "activation": "sigmoid"}]}}
+    res = evaluate(tmp_path / "out", requests=path, holdout_clients=("curl", "chromium"), seeds=(7, 1),
+                   request_bodies={"antinex": body}, mutations=("percent", "case"), progress=False)
+    unit = res["units"]["request"]
+    assert set(unit["folds"]) == {"sqli", "xss", "traversal", "sqli-tamper", "sessions"}
+    xss = unit["folds"]["xss"]["detectors"]
+    assert set(xss) == {"antinex", "tfidf-lr", "random-forest"}
+    for d in xss.values():
+        assert set(d["seeds"]) == {"7", "1"} and d["recall"]["n"] == 2
+        first = d["seeds"]["7"]
+        assert first["tp"] + first["fn"] == unit["folds"]["xss"]["test_attacks"]
+        assert set(first["fpr_by_client"]) == {"curl", "chromium"}
+        assert set(first["mutated_recall"]) == {"percent", "case", "original"}
+    # the char n-gram baseline separates script tags from benign words it never saw
+    assert xss["tfidf-lr"]["recall"]["mean"] > 0.9
+    assert set(unit["overall"]) == {"antinex", "tfidf-lr", "random-forest"}
+    text = (tmp_path / "out" / "report.md").read_text()
+    assert "## Targets" in text and "**xss**" in text and "mean ± standard deviation" in text
+    assert any(t["target"].startswith("the shipped detector beats") for t in res["targets"])
+    assert (tmp_path / "out" / "per-family-request.png").stat().st_size > 5000
+    assert json.loads((tmp_path / "out" / "report.json").read_text())["seeds"] == [7, 1]
