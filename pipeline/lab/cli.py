@@ -3,7 +3,8 @@
     antinex-lab record OUTDIR --netns [--rounds 2] [--clients 2] [--tools sqlmap,hydra,...] [--tool-seconds 30]
     antinex-lab record OUTDIR [--port 18080] [--normal-seconds 90]      (loopback: one session at a time)
     antinex-lab build OUTDIR -o DATASET_DIR [--packets requests|payload|all]
-    antinex-lab report DATASET_DIR/train.csv.gz -o REPORT_DIR [--holdout-tools nmap] [--zap DIR]
+    antinex-lab report -o REPORT_DIR [--requests DATASET_DIR/requests.csv.gz] [--packets DATASET_DIR/train.csv.gz]
+        [--holdout-clients curl,httpie,chromium] [--seeds 7,1,2,3,42] [--crs 1,2,3,4] [--detector NAME=req.json]
 """
 from __future__ import annotations
 
@@ -66,15 +67,42 @@ def cmd_build(args) -> int:
     return 0
 
 
+def _csv_list(text: str) -> tuple[str, ...]:
+    return tuple(x.strip() for x in (text or "").split(",") if x.strip())
+
+
+def _bodies(specs: list[str] | None) -> dict[str, dict] | None:
+    """``NAME=request.json`` options: the detectors (request bodies) to compare; the first is "the shipped"."""
+    if not specs:
+        return None
+    out = {}
+    for spec in specs:
+        name, sep, path = spec.partition("=")
+        if not sep or not name or not path:
+            raise ValueError(f"--detector {spec!r}: write NAME=path/to/request.json")
+        try:
+            out[name] = json.loads(Path(path).read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ValueError(f"--detector {name}: cannot read {path}: {exc}") from None
+    return out
+
+
 def cmd_report(args) -> int:
     from antinex.pipeline.lab.report import evaluate
 
-    res = evaluate(Path(args.dataset), Path(args.out), holdout_tools=tuple(t for t in args.holdout_tools.split(",")
-                                                                           if t),
-                   epochs=args.epochs, zap_dir=Path(args.zap) if args.zap else None,
-                   novelty=args.novelty or None, seeds=tuple(int(x) for x in args.seeds.split(",") if x))
+    try:
+        seeds = tuple(int(x) for x in _csv_list(args.seeds))
+        levels = tuple(int(x) for x in _csv_list(args.crs))
+    except ValueError:
+        raise ValueError("--seeds and --crs take comma-separated whole numbers") from None
+    evaluate(Path(args.out), requests=Path(args.requests) if args.requests else None,
+             packets=Path(args.packets) if args.packets else None,
+             holdout_clients=_csv_list(args.holdout_clients), seeds=seeds, epochs=args.epochs,
+             request_bodies=_bodies(args.detector), packet_bodies=_bodies(args.packet_detector),
+             crs_levels=levels, mutations=_csv_list(args.mutations), families=_csv_list(args.families) or None,
+             zap_dir=Path(args.zap) if args.zap else None)
     print((Path(args.out) / "report.md").read_text())
-    return 0 if res else 1
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -96,17 +124,25 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--clients", type=int, default=2, help="client namespaces (--netns)")
     r.add_argument("--frameworks", default="wsgi,flask,drf", help="target front ends (--netns)")
     r.set_defaults(func=cmd_record)
-    rep = sub.add_parser("report", help="train on some sessions, test on others and on unseen tools")
-    rep.add_argument("dataset")
-    rep.add_argument("-o", "--out", required=True)
-    rep.add_argument("--holdout-tools", default="nmap", help="comma-separated tools never used for training")
-    rep.add_argument("--epochs", type=int, default=15)
-    rep.add_argument("--zap", help="directory of the public AntiNex network-pipeline captures")
-    rep.add_argument("--seeds", default="7,1,2,3,42",
-                     help="train each detector once per seed; tables use the first, a summary shows all")
-    rep.add_argument("--novelty", type=float, default=0.01,
-                     help="also score each detector with a novelty detector fitted on normal rows "
-                          "(its contamination; 0 to skip)")
+    rep = sub.add_parser("report", help="leave each attack family out, test on it and on unseen clients")
+    rep.add_argument("-o", "--out", required=True, help="directory for report.md, report.json and plots")
+    rep.add_argument("--requests", help="request-level dataset (antinex-lab build writes requests.csv.gz)")
+    rep.add_argument("--packets", help="packet-level dataset (antinex-lab build writes train.csv.gz)")
+    rep.add_argument("--holdout-clients", default="curl,httpie,chromium",
+                     help="benign client kinds never trained on: every fold's benign test rows")
+    rep.add_argument("--seeds", default="7,1,2,3,42", help="train every detector once per seed")
+    rep.add_argument("--epochs", type=int, help="override the detectors' epochs")
+    rep.add_argument("--detector", action="append", metavar="NAME=request.json",
+                     help="a request-level detector to compare (repeatable; the first is the shipped one; "
+                          "default: the shipped request)")
+    rep.add_argument("--packet-detector", action="append", metavar="NAME=request.json",
+                     help="a packet-level detector (repeatable; default: the shipped request)")
+    rep.add_argument("--crs", default="", help="ModSecurity CRS paranoia levels to replay the requests to, "
+                                               "e.g. 1,2,3,4 (needs apache2 and modsecurity-crs)")
+    rep.add_argument("--mutations", default="percent,double,case,whitespace,all",
+                     help="rewrite held-out attack requests this way and score them again ('' for none)")
+    rep.add_argument("--families", default="", help="only these held-out families (default: all)")
+    rep.add_argument("--zap", help="directory of the public AntiNex network-pipeline captures (packets)")
     rep.set_defaults(func=cmd_report)
     b = sub.add_parser("build", help="recorded sessions to a training-ready dataset")
     b.add_argument("outdir")

@@ -24,7 +24,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from antinex.pipeline.lab.detectors import FixedVerdicts, NetworkDetector, RandomForest, TfidfLogReg
+from antinex.pipeline.lab.detectors import (PACKET_TEXT_COLUMN, TEXT_COLUMN, FixedVerdicts, NetworkDetector,
+                                            RandomForest, TfidfLogReg)
 from antinex.pipeline.lab.protocol import Fold, make_folds, with_protocol_columns
 
 DEFAULT_SEEDS = (7, 1, 2, 3, 42)
@@ -72,9 +73,15 @@ class Unit:
 
 
 def load_unit(name: str, path: Path) -> pd.DataFrame:
-    df = pd.read_csv(path, low_memory=False)
+    """A lab dataset with its protocol columns; ValueError naming the file when it cannot be one."""
+    if not Path(path).is_file():
+        raise ValueError(f"no such {name} dataset: {path}")
+    try:
+        df = pd.read_csv(path, low_memory=False)
+    except (OSError, UnicodeDecodeError, EOFError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise ValueError(f"cannot read the {name} dataset {path}: {exc}") from None
     if df.empty:
-        raise ValueError(f"{path} has no rows")
+        raise ValueError(f"the {name} dataset {path} has no rows")
     return with_protocol_columns(df)
 
 
@@ -84,14 +91,24 @@ def numeric_features(body: dict, df: pd.DataFrame) -> list[str]:
     return [f for f in named if pd.api.types.is_numeric_dtype(df[f])]
 
 
-def default_detectors(unit: str, df: pd.DataFrame, bodies: dict[str, dict], epochs: int | None) -> list:
-    """The shipped detector (first body), any further request bodies, and the two baselines."""
+def default_detectors(unit: str, df: pd.DataFrame, bodies: dict[str, dict], epochs: int | None,
+                      skipped: list[str] | None = None) -> list:
+    """The shipped detector (first body), any further request bodies, and the two baselines.
+
+    A baseline the dataset cannot feed is left out and said in ``skipped``
+    (no text column: no TF-IDF; no numeric feature the first body names: no forest).
+    """
     dets = [NetworkDetector(name, body, epochs=epochs) for name, body in bodies.items()]
     first = next(iter(bodies.values()), {})
-    dets.append(TfidfLogReg())
+    if TEXT_COLUMN in df.columns or PACKET_TEXT_COLUMN in df.columns:
+        dets.append(TfidfLogReg())
+    elif skipped is not None:
+        skipped.append(f"tfidf-lr: the {unit} dataset has no {TEXT_COLUMN} or {PACKET_TEXT_COLUMN} column")
     features = numeric_features(first, df)
     if features:
         dets.append(RandomForest(features))
+    elif skipped is not None:
+        skipped.append("random-forest: none of the first detector's features_to_process is a numeric column")
     return dets
 
 
@@ -247,12 +264,13 @@ def evaluate(out: Path, *, requests: Path | None = None, packets: Path | None = 
     from antinex.utils.data import DEFAULT_REQUEST
 
     out.mkdir(parents=True, exist_ok=True)
-    results: dict = {"seeds": list(seeds), "holdout_clients": list(holdout_clients), "epochs": epochs, "units": {}}
+    results: dict = {"seeds": list(seeds), "holdout_clients": list(holdout_clients), "epochs": epochs, "units": {},
+                     "skipped": []}
     plan = []
     if requests is not None:
         df = load_unit("request", requests)
         bodies = request_bodies or {SHIPPED: json.loads(DEFAULT_REQUEST.read_text())}
-        dets = default_detectors("request", df, bodies, epochs)
+        dets = default_detectors("request", df, bodies, epochs, results["skipped"])
         if crs_levels:
             for col, level in zip(crs_columns(df, crs_levels), crs_levels):
                 dets.append(FixedVerdicts(f"crs-pl{level}", col))
@@ -260,7 +278,7 @@ def evaluate(out: Path, *, requests: Path | None = None, packets: Path | None = 
     if packets is not None:
         df = load_unit("packet", packets)
         bodies = packet_bodies or {SHIPPED: json.loads(DEFAULT_REQUEST.read_text())}
-        plan.append(Unit("packet", df, default_detectors("packet", df, bodies, epochs)))
+        plan.append(Unit("packet", df, default_detectors("packet", df, bodies, epochs, results["skipped"])))
     for unit in plan:
         folds = make_folds(unit.frame, holdout_clients, families=families)
         res = run_unit(unit, folds, seeds, mutations if unit.name == "request" else (), progress)
@@ -383,6 +401,8 @@ def markdown(results: dict) -> str:
             for dname, d in z["detectors"].items():
                 lines.append(f"- {dname}: {d['detected']:,} detected ({d['rate']:.2%})")
             lines.append("")
+    if results.get("skipped"):
+        lines += ["Left out: " + "; ".join(results["skipped"]) + ".", ""]
     if results.get("targets"):
         lines += ["## Targets", ""]
         for t in results["targets"]:
