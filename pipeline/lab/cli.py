@@ -4,6 +4,7 @@
     antinex-lab record OUTDIR [--port 18080] [--normal-seconds 90]      (loopback: one session at a time)
     antinex-lab build OUTDIR -o DATASET_DIR [--packets requests|payload|all]
     antinex-lab report DATASET_DIR/train.csv.gz -o REPORT_DIR [--holdout-tools nmap] [--zap DIR]
+    antinex-lab crs REQUESTS.csv.gz -o OUT_DIR [--levels 1,2,3,4]   (ModSecurity + OWASP CRS baseline)
 """
 from __future__ import annotations
 
@@ -114,6 +115,9 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--packets", choices=("requests", "payload", "all"), default="requests",
                    help="which packets become rows: HTTP requests (default), any payload, or all")
     b.set_defaults(func=cmd_build)
+    from antinex.pipeline.lab.crs import add_parser as add_crs_parser
+
+    add_crs_parser(sub)
     args = ap.parse_args(argv)
     try:
         return args.func(args)
