@@ -506,6 +506,18 @@ async def _replay_batch(jobs: list[tuple[int, Pass, bytes]], concurrency: int,
     return await asyncio.gather(*(one(j) for j in jobs))
 
 
+def _run(coro):
+    """``asyncio.run``, also from code that already runs an event loop (a notebook): then in a thread."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
 def replay(server: CrsServer, requests: Sequence[bytes | object], *, concurrency: int | None = None,
            timeout: float = 30.0, rewrite_host: bool = True, batch: int = 4000,
            progress: Callable[[int, int], None] | None = None) -> CrsRun:
@@ -532,7 +544,7 @@ def replay(server: CrsServer, requests: Sequence[bytes | object], *, concurrency
     started = time.perf_counter()
     for lo in range(0, len(jobs), batch):
         chunk = jobs[lo:lo + batch]
-        answers = asyncio.run(_replay_batch(chunk, concurrency, timeout))
+        answers = _run(_replay_batch(chunk, concurrency, timeout))
         records = _collect(audit, {tx for _, tx, _ in answers if tx}) if server.modsecurity else {}
         for (i, p, _), (status, tx, error) in zip(chunk, answers):
             rec = records.get(tx) if tx else None

@@ -296,3 +296,13 @@ def test_stop_removes_the_server(installed):
     assert not os.path.exists(f"/proc/{pid}") or _status(pid).get("State", "").strip().startswith("Z")
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
+
+
+def test_replay_from_code_that_runs_an_event_loop(single):
+    """A notebook cell runs inside an event loop: replay still works (its loop runs in a thread)."""
+    from antinex.pipeline.lab.crs import replay
+
+    async def inside():
+        return replay(single, [ATTACKS["xss"][0], BENIGN["json"]])
+
+    assert asyncio.run(inside()).flagged(1).tolist() == [True, False]
