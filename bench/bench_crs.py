@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import random
+import time
 from urllib.parse import quote
 
 BROWSER = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36")
@@ -111,6 +112,16 @@ def run(quick: bool = False) -> list[dict]:
                  "baseline_value": ports["requests_per_second"],
                  "ratio": single["requests_per_second"] / ports["requests_per_second"],
                  "notes": "same verdicts (tests/lab/test_crs.py checks that they agree)"})
+    from antinex.pipeline.lab.libinjection_baseline import available, libinjection_verdicts
+
+    if available():
+        started = time.perf_counter()
+        flagged = libinjection_verdicts(requests)["libinj_flagged"].mean()
+        rps = n / (time.perf_counter() - started)
+        rows.append({"name": "libinjection in-process (SQLi, XSS)", "value": rps, "unit": "requests/s",
+                     "baseline_name": "CRS PL1-4, single pass", "baseline_value": single["requests_per_second"],
+                     "ratio": rps / single["requests_per_second"],
+                     "notes": f"{n} requests on one core, no server; share flagged {flagged:.2f}"})
     return rows
 
 

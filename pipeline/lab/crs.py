@@ -681,11 +681,15 @@ def summarize(verdicts: pd.DataFrame, labels: Sequence[int], groups: Sequence[st
 
 
 def evaluate_crs(df: pd.DataFrame, *, text_column: str = "http_request", label_column: str = "label_value",
-                 group_column: str | None = "tool", levels: Sequence[int] = LEVELS, **kw) -> tuple[pd.DataFrame, dict]:
+                 group_column: str | None = "tool", levels: Sequence[int] = LEVELS, libinjection: bool = True,
+                 **kw) -> tuple[pd.DataFrame, dict]:
     """The CRS baseline on a dataset: per-request verdicts (aligned with ``df``'s rows) and per-level summary.
 
     Rows whose ``text_column`` is empty (packets that carry no request) are
-    left out and counted in ``summary["skipped_rows"]``.
+    left out and counted in ``summary["skipped_rows"]``. With
+    ``libinjection`` (and the wrapper installed) the in-process libinjection
+    baseline (``libinjection_baseline``) judges the same requests: columns
+    ``libinj_*`` and ``summary["libinjection"]``.
     """
     if text_column not in df:
         raise ValueError(f"{text_column}: no such column (columns: {', '.join(map(str, df.columns[:20]))})")
@@ -708,6 +712,21 @@ def evaluate_crs(df: pd.DataFrame, *, text_column: str = "http_request", label_c
     summary = summarize(verdicts, labels, rows[group_column] if group_column else None, levels)
     summary.update(meta=run.meta, skipped_rows=int((~has_request).sum()), label_column=label_column,
                    group_column=group_column)
+    if libinjection:
+        from antinex.pipeline.lab import libinjection_baseline as lib
+
+        if lib.available():
+            li = lib.libinjection_verdicts(raws)
+            li.index = rows.index
+            verdicts = pd.concat([verdicts, li], axis=1)
+            flagged = li["libinj_flagged"]
+            entry = {"flagged": _rates(flagged, labels), "groups": {}}
+            if group_column:
+                for name, idx in rows.groupby(group_column).groups.items():
+                    entry["groups"][str(name)] = _rates(flagged[idx], labels[idx])
+            summary["libinjection"] = entry
+        else:
+            summary["libinjection"] = {"error": f"not installed (pip install {lib.PACKAGE})"}
     return verdicts, summary
 
 
@@ -732,16 +751,25 @@ def markdown(summary: dict) -> str:
         lines.append(f"| PL{level} | {pct(f['recall'])} | {pct(f['fpr'])} | {f['flagged_attacks']}/{f['attacks']} "
                      f"| {f['flagged_benign']}/{f['benign']} | {pct(b['recall'])} | {pct(b['fpr'])} "
                      f"| {sum(o.get(k, 0) for k in REFUSED)} |")
+    li = summary.get("libinjection", {})
+    if "flagged" in li:
+        f = li["flagged"]
+        lines.append(f"| libinjection (SQLi, XSS only) | {pct(f['recall'])} | {pct(f['fpr'])} "
+                     f"| {f['flagged_attacks']}/{f['attacks']} | {f['flagged_benign']}/{f['benign']} | – | – | – |")
+    elif li:
+        lines.append(f"| libinjection | {li.get('error')} | | | | | | |")
     if summary.get("groups"):
         levels = list(summary["levels"])
         lines += ["", f"Per {summary.get('group_column') or 'group'}: recall for attack groups, "
                   "false-positive rate for benign ones (flagged by CRS).", "",
-                  "| group | label | requests | " + " | ".join(f"PL{lv}" for lv in levels) + " |",
-                  "|---|---|---|" + "---|" * len(levels)]
+                  "| group | label | requests | " + " | ".join(f"PL{lv}" for lv in levels) + " | libinjection |",
+                  "|---|---|---|" + "---|" * len(levels) + "---|"]
+        li_groups = li.get("groups", {})
         for name, e in summary["groups"].items():
             key = "recall" if e["label"] == "attack" else "fpr"
             cells = " | ".join(pct(e[lv]["flagged"][key]) for lv in levels)
-            lines.append(f"| {name} | {e['label']} ({key}) | {e['requests']} | {cells} |")
+            lib = pct(li_groups[name][key]) if name in li_groups else "–"
+            lines.append(f"| {name} | {e['label']} ({key}) | {e['requests']} | {cells} | {lib} |")
     return "\n".join(lines) + "\n"
 
 
@@ -759,11 +787,15 @@ def plot(summary: dict, path: Path) -> None:
         xs.append(100 * x)
         ys.append(100 * y)
         ax.annotate(f"PL{level}", (100 * x, 100 * y), textcoords="offset points", xytext=(5, -10))
-    ax.plot(xs, ys, "o-")
+    ax.plot(xs, ys, "o-", label="ModSecurity + CRS")
+    li = summary.get("libinjection", {}).get("flagged")
+    if li:
+        ax.plot([100 * (li["fpr"] or 0.0)], [100 * (li["recall"] or 0.0)], "s", label="libinjection (SQLi, XSS)")
+    ax.legend(loc="lower right")
     ax.set_xlabel("false-positive rate on benign requests (%)")
     ax.set_ylabel("recall on attack requests (%)")
     ax.set_ylim(0, 100)
-    ax.set_title("ModSecurity + OWASP CRS by paranoia level")
+    ax.set_title("Signature baselines (CRS by paranoia level)")
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -788,6 +820,8 @@ def add_parser(sub) -> None:
     p.add_argument("--per-level-ports", action="store_true",
                    help="one port and one transaction per level instead of one transaction for all levels")
     p.add_argument("--keep-host", action="store_true", help="send IP-literal Host headers as recorded")
+    p.add_argument("--no-libinjection", action="store_true",
+                   help="leave out the in-process libinjection baseline (SQLi/XSS only)")
     p.add_argument("--limit", type=int, default=None, help="only the first N rows that carry a request")
     p.set_defaults(func=cmd_crs)
 
@@ -838,7 +872,7 @@ def cmd_crs(args) -> int:
     verdicts, summary = evaluate_crs(df, text_column=args.text_column, label_column=label, group_column=group,
                                      levels=levels, single_pass=not args.per_level_ports,
                                      concurrency=args.concurrency, rewrite_host=not args.keep_host,
-                                     progress=progress)
+                                     libinjection=not args.no_libinjection, progress=progress)
     bar.close()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

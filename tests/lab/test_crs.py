@@ -254,7 +254,12 @@ def test_cli_writes_tables_and_verdicts(installed, tmp_path, capsys):
     assert len(verdicts) == 8 and {"row", "label_value", "tool", "crs_pl4_flagged"} <= set(verdicts.columns)
     assert "crs_pl2_flagged" not in verdicts.columns
     assert (out / "crs_levels.png").stat().st_size > 1000
-    assert "| PL1 | 100.00% | 0.00% |" in capsys.readouterr().out
+    text = capsys.readouterr().out
+    assert "| PL1 | 100.00% | 0.00% |" in text
+    # libinjection beside it: the SQLi and XSS requests of the five attacks, no benign one
+    li = summary["libinjection"]["flagged"]
+    assert (li["flagged_attacks"], li["flagged_benign"]) == (2, 0) and "| libinjection (SQLi, XSS only) | 40.00% |" in text
+    assert verdicts["libinj_flagged"].sum() == 2
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -306,3 +311,22 @@ def test_replay_from_code_that_runs_an_event_loop(single):
         return replay(single, [ATTACKS["xss"][0], BENIGN["json"]])
 
     assert asyncio.run(inside()).flagged(1).tolist() == [True, False]
+
+
+def test_libinjection_baseline():
+    """The in-process libinjection baseline: SQLi and XSS wherever the CRS's 942100/941100 look, nothing else."""
+    from antinex.pipeline.lab.libinjection_baseline import available, libinjection_verdicts
+
+    if not available():
+        pytest.fail("libinjection-python is missing (the dev and lab extras install it)")
+    requests = [ATTACKS[k][0] for k in ("sqli", "xss", "traversal", "scanner")] + list(BENIGN.values()) + [
+        post("/api/v1/items/", b'{"q": {"name": "1 UNION SELECT password FROM users"}}', "application/json"),
+        get("/", BROWSER + "Cookie: id=1%27%20or%20%271%27%3D%271\r\n"),
+        get("/search?q=O%27Brien&text=select+a+colour"),
+        b"GARBAGE\r\n\r\n",
+    ]
+    v = libinjection_verdicts(requests)
+    assert v["libinj_flagged"].tolist() == [True, True, False, False, False, False, False, True, True, False, False]
+    assert v.loc[0, "libinj_sqli"] and v.loc[1, "libinj_xss"] and not v.loc[1, "libinj_sqli"]
+    assert v.loc[0, "libinj_input"].startswith("arg:1' UNION SELECT")
+    assert v.loc[7, "libinj_input"].startswith("arg:1 UNION") and v.loc[8, "libinj_input"].startswith("cookie:")
