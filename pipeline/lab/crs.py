@@ -59,11 +59,12 @@ PACKAGES = ("apache2-bin", "libapache2-mod-security2", "modsecurity-crs")  # apa
 INSPECTED = "inspected"  # ModSecurity ran every request phase
 BODY_ERROR = "body_error"  # ModSecurity ran phase 1, the body never arrived whole: phase-2 rules did not run
 BODY_LIMIT = "body_limit"  # ModSecurity refused a body over its limit (413): phase-2 rules did not run
-REJECTED = "rejected"  # Apache answered (400, 414, ...) before ModSecurity saw the request
+REJECTED = "rejected"  # Apache refused the request (400, 414, ...) before ModSecurity saw it
+APACHE_ONLY = "apache_only"  # Apache answered it by itself, ModSecurity never saw it (``OPTIONS *``)
 NO_RESPONSE = "no_response"  # no answer (connection refused or reset, timeout)
 NO_RECORD = "no_record"  # answered with a transaction id, but no audit record (or no verdict in it) came
 ANSWERED = "answered"  # a server started without ModSecurity answered (the benchmark's baseline)
-OUTCOMES = (INSPECTED, BODY_ERROR, BODY_LIMIT, REJECTED, NO_RESPONSE, NO_RECORD, ANSWERED)
+OUTCOMES = (INSPECTED, BODY_ERROR, BODY_LIMIT, REJECTED, APACHE_ONLY, NO_RESPONSE, NO_RECORD, ANSWERED)
 # never reached the application whole (what a blocking deployment would not have passed on either)
 REFUSED = (BODY_ERROR, BODY_LIMIT, REJECTED, NO_RESPONSE)
 
@@ -477,6 +478,9 @@ async def _exchange(port: int, data: bytes, timeout: float) -> tuple[int | None,
         if writer is not None:
             writer.close()
     m = _STATUS.match(answer)
+    while m and m.group(1).startswith(b"1") and b"\r\n\r\n" in answer:
+        answer = answer.split(b"\r\n\r\n", 1)[1]  # an interim answer (100 Continue to Expect): the final one follows
+        m = _STATUS.match(answer)
     if not m:
         return None, None, "no HTTP answer" if answer else "closed without answer"
     tx = _TX.search(answer.split(b"\r\n\r\n", 1)[0])
@@ -596,7 +600,7 @@ def _verdict(level: int, status: int | None, tx: str | None, error: str | None, 
     elif tx:
         out["outcome"] = NO_RECORD
     elif status is not None:
-        out["outcome"] = REJECTED
+        out["outcome"] = REJECTED if status >= 400 else APACHE_ONLY
     else:
         out["outcome"] = NO_RESPONSE
     return out

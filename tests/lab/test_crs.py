@@ -53,6 +53,7 @@ MALFORMED = {
     "no_host_11": b"GET / HTTP/1.1\r\nUser-Agent: x\r\n\r\n",
     "long_uri": get("/" + "a" * 9000),
     "empty": b"",
+    "options_star": b"OPTIONS * HTTP/1.1\r\nHost: shop.example\r\n\r\n",
 }
 
 
@@ -201,6 +202,7 @@ def test_malformed_and_cut_requests(single):
         assert not v.loc[name, "crs_pl4_flagged"] and pd.isna(v.loc[name, "crs_pl1_score"])
     assert v.loc["long_uri", "crs_pl1_outcome"] == "rejected" and v.loc["long_uri", "crs_pl1_status"] == 414
     assert v.loc["empty", "crs_pl1_outcome"] == "no_response"
+    assert v.loc["options_star", "crs_pl1_outcome"] == "apache_only" and v.loc["options_star", "crs_pl1_status"] == 200
     assert v.loc["cut_body", "crs_pl1_outcome"] == "body_error"
     assert v.loc["dataset_cut", "crs_fixups"] == "content-length"
     assert v.loc["dataset_cut", "crs_pl1_outcome"] == "inspected" and v.loc["dataset_cut", "crs_pl1_flagged"]
@@ -208,6 +210,19 @@ def test_malformed_and_cut_requests(single):
     assert "942100" in v.loc["large", "crs_pl1_rules"].split()
     assert v.loc["huge", "crs_pl1_outcome"] == "body_limit" and v.loc["huge", "crs_pl1_status"] == 413
     assert not v.loc["huge", "crs_pl4_flagged"]
+
+
+def test_expect_100_continue_is_judged_on_the_final_answer(single):
+    """curl sends ``Expect: 100-continue`` with bodies over 1 KiB: Apache's interim 100 comes first."""
+    from antinex.pipeline.lab.crs import replay
+
+    body = b"comment=" + b"nice+mug+" * 200 + b"&id=1%27%20UNION%20SELECT%20password%20FROM%20users--"
+    raw = (b"POST /comment HTTP/1.1\r\nHost: shop.example\r\nUser-Agent: curl/8.5.0\r\nAccept: */*\r\n"
+           b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n"
+           % len(body)) + body
+    v = replay(single, [raw]).verdicts
+    assert v.loc[0, "crs_pl1_outcome"] == "inspected" and v.loc[0, "crs_pl1_status"] == 200
+    assert v.loc[0, "crs_pl1_flagged"] and "942100" in v.loc[0, "crs_pl1_rules"].split()
 
 
 def test_http_request_objects_and_duplicates(single):
