@@ -25,7 +25,9 @@ verdict is matched to its request. See docs/crs-baseline.md.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
+import sqlite3
 import os
 import pwd
 import re
@@ -53,6 +55,7 @@ HOST_NAME = "lab.antinex.test"  # replaces an IP-literal Host (RFC 2606 name; se
 CONF_DIR = Path(__file__).with_name("crs_conf")
 TX_HEADER = "X-Antinex-Tx"
 VERDICT_RULE = 10090  # our logging-phase rule (crs_conf/modsecurity.conf)
+CACHE_FORMAT = 1  # bump when a verdict's meaning or shape changes
 PACKAGES = ("apache2-bin", "libapache2-mod-security2", "modsecurity-crs")  # apache2-bin: no system service
 
 # Outcomes of one request at one level.
@@ -273,6 +276,17 @@ class CrsServer:
             out["crs"] = self.install.crs_version()
         out["packages"] = package_versions()
         return out
+
+    def fingerprint(self) -> str:
+        """What a verdict depends on besides the request: versions, our templates, the CRS's local files."""
+        h = hashlib.sha256(f"{CACHE_FORMAT}|{self.modsecurity}|".encode())
+        h.update(json.dumps(self.versions, sort_keys=True).encode())
+        files = [CONF_DIR / "httpd.conf", CONF_DIR / "modsecurity.conf", CONF_DIR / "handler.lua",
+                 Path(self.install.crs_setup), Path(self.install.crs_etc, "REQUEST-900-EXCLUSION-RULES-BEFORE-CRS.conf"),
+                 Path(self.install.crs_etc, "RESPONSE-999-EXCLUSION-RULES-AFTER-CRS.conf")]
+        for path in files:
+            h.update(path.read_bytes() if path.exists() else b"-")
+        return h.hexdigest()
 
     @property
     def audit_log(self) -> Path:
@@ -510,6 +524,43 @@ async def _replay_batch(jobs: list[tuple[int, Pass, bytes]], concurrency: int,
     return await asyncio.gather(*(one(j) for j in jobs))
 
 
+class VerdictCache:
+    """Verdicts already given, per request bytes and level, for one server configuration (a SQLite file).
+
+    The CRS is deterministic for a given request (its IP-reputation and DoS
+    rules are off by default), so a report run again on the same requests
+    replays only the new ones. Answers that may be transient (no answer,
+    no audit record) are not kept.
+    """
+
+    def __init__(self, path: str | Path, fingerprint: str):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.fingerprint = fingerprint
+        self.db = sqlite3.connect(self.path)
+        self.db.execute("CREATE TABLE IF NOT EXISTS verdicts (fingerprint TEXT, digest TEXT, level INTEGER, "
+                        "verdict TEXT, PRIMARY KEY (fingerprint, digest, level))")
+
+    def get(self, digests: Sequence[str], levels: Sequence[int]) -> dict[tuple[str, int], dict]:
+        out = {}
+        for lo in range(0, len(digests), 500):
+            part = list(digests[lo:lo + 500])
+            rows = self.db.execute(
+                f"SELECT digest, level, verdict FROM verdicts WHERE fingerprint = ? AND digest IN "
+                f"({','.join('?' * len(part))})", [self.fingerprint, *part])
+            out.update({(d, lv): json.loads(v) for d, lv, v in rows if lv in levels})
+        return out
+
+    def put(self, items: Iterable[tuple[str, int, dict]]) -> None:
+        with self.db:
+            self.db.executemany("INSERT OR REPLACE INTO verdicts VALUES (?, ?, ?, ?)",
+                                [(self.fingerprint, d, lv, json.dumps(v)) for d, lv, v in items
+                                 if v["outcome"] not in (NO_RESPONSE, NO_RECORD)])
+
+    def close(self) -> None:
+        self.db.close()
+
+
 def _run(coro):
     """``asyncio.run``, also from code that already runs an event loop (a notebook): then in a thread."""
     try:
@@ -523,13 +574,15 @@ def _run(coro):
 
 
 def replay(server: CrsServer, requests: Sequence[bytes | object], *, concurrency: int | None = None,
-           timeout: float = 30.0, rewrite_host: bool = True, batch: int = 4000,
+           timeout: float = 30.0, rewrite_host: bool = True, batch: int = 4000, cache: str | Path | None = None,
            progress: Callable[[int, int], None] | None = None) -> CrsRun:
     """Send every request to every level of ``server``; verdicts per request and level, in input order.
 
     ``requests`` are raw request bytes (or objects with a ``.raw``, such as
     ``HttpRequest``). Identical requests (after the fix-ups) are sent once.
     ``concurrency`` connections are open at a time (default 4 per CPU).
+    ``cache``: a SQLite file of verdicts already given by the same
+    configuration (:class:`VerdictCache`); only requests not in it are sent.
     ``progress(done, total)`` is called after each batch of transactions.
     """
     if server.proc is None:
@@ -540,33 +593,53 @@ def replay(server: CrsServer, requests: Sequence[bytes | object], *, concurrency
     for data, _ in prepared:
         unique.setdefault(data, len(unique))
     payloads = list(unique)
-    jobs = [(i, p, data) for i, data in enumerate(payloads) for p in server.passes]
+    results: dict[tuple[int, int], dict] = {}
+    store = VerdictCache(cache, server.fingerprint()) if cache and server.modsecurity else None
+    digests = [hashlib.sha256(data).hexdigest() for data in payloads] if store else []
+    if store:
+        known = store.get(digests, server.levels)
+        for i, d in enumerate(digests):
+            if all((d, lv) in known for lv in server.levels):
+                results.update({(i, lv): known[(d, lv)] for lv in server.levels})
+    cached = len(results) // len(server.levels)
+    jobs = [(i, p, data) for i, data in enumerate(payloads) if (i, server.levels[0]) not in results
+            for p in server.passes]
     concurrency = concurrency or max(4, 4 * (os.cpu_count() or 1))
     audit = AuditReader(server.audit_log)
     audit.reset()
-    results: dict[tuple[int, int], dict] = {}
     started = time.perf_counter()
-    for lo in range(0, len(jobs), batch):
-        chunk = jobs[lo:lo + batch]
-        answers = _run(_replay_batch(chunk, concurrency, timeout))
-        records = _collect(audit, {tx for _, tx, _ in answers if tx}) if server.modsecurity else {}
-        for (i, p, _), (status, tx, error) in zip(chunk, answers):
-            rec = records.get(tx) if tx else None
-            if rec is not None and (rec["port"] != p.port or rec["executing"] not in (None, p.executing)):
-                raise RuntimeError(f"audit record {tx} came from port {rec['port']} executing level "
-                                   f"{rec['executing']}, expected {p.port} and {p.executing}")
-            for level in p.levels:
-                results[(i, level)] = _verdict(level, status, tx, error, rec, server.modsecurity)
-        audit.reset()
-        if progress:
-            progress(min(lo + batch, len(jobs)), len(jobs))
+    try:
+        for lo in range(0, len(jobs), batch):
+            chunk = jobs[lo:lo + batch]
+            answers = _run(_replay_batch(chunk, concurrency, timeout))
+            records = _collect(audit, {tx for _, tx, _ in answers if tx}) if server.modsecurity else {}
+            fresh = []
+            for (i, p, _), (status, tx, error) in zip(chunk, answers):
+                rec = records.get(tx) if tx else None
+                if rec is not None and (rec["port"] != p.port or rec["executing"] not in (None, p.executing)):
+                    raise RuntimeError(f"audit record {tx} came from port {rec['port']} executing level "
+                                       f"{rec['executing']}, expected {p.port} and {p.executing}")
+                for level in p.levels:
+                    results[(i, level)] = _verdict(level, status, tx, error, rec, server.modsecurity)
+                    if store:
+                        fresh.append((digests[i], level, results[(i, level)]))
+            audit.reset()
+            if store:
+                store.put(fresh)
+            if progress:
+                progress(min(lo + batch, len(jobs)), len(jobs))
+    finally:
+        if store:
+            store.close()
     elapsed = time.perf_counter() - started
+    sent = len(payloads) - cached
     verdicts = _frame(prepared, unique, results, server.levels)
     outcomes = {f"pl{lv}": verdicts[f"crs_pl{lv}_outcome"].value_counts().to_dict() for lv in server.levels}
     meta = {"versions": server.versions, "levels": list(server.levels), "single_pass": server.single_pass,
-            "requests": len(raws), "unique_requests": len(payloads), "transactions": len(jobs),
-            "seconds": elapsed, "transactions_per_second": len(jobs) / elapsed if elapsed else None,
-            "requests_per_second": len(payloads) / elapsed if elapsed else None, "concurrency": concurrency,
+            "requests": len(raws), "unique_requests": len(payloads), "from_cache": cached,
+            "transactions": len(jobs), "seconds": elapsed,
+            "transactions_per_second": len(jobs) / elapsed if elapsed and jobs else None,
+            "requests_per_second": sent / elapsed if elapsed and sent else None, "concurrency": concurrency,
             "rewrite_host": rewrite_host, "host_name": HOST_NAME if rewrite_host else None,
             "fixups": dict(Counter(f for _, fx in prepared for f in fx)), "outcomes": outcomes,
             "unparsed_audit_lines": audit.bad_lines,
@@ -827,6 +900,9 @@ def add_parser(sub) -> None:
     p.add_argument("--no-libinjection", action="store_true",
                    help="leave out the in-process libinjection baseline (SQLi/XSS only)")
     p.add_argument("--limit", type=int, default=None, help="only the first N rows that carry a request")
+    p.add_argument("--cache", default=None,
+                   help="SQLite file of verdicts already given by the same configuration (default: "
+                        "OUT/crs_cache.sqlite; 'none' to replay everything)")
     p.set_defaults(func=cmd_crs)
 
 
@@ -865,6 +941,7 @@ def cmd_crs(args) -> int:
         df = df[has].head(args.limit)
     if not (df[args.text_column].fillna("").str.len() > 0).any():
         raise ValueError(f"{args.text_column}: no row of {path} carries a request")
+    cache = args.cache or str(Path(args.out) / "crs_cache.sqlite")
     from tqdm import tqdm
 
     bar = tqdm(total=0, unit="tx", desc="CRS replay", file=sys.stderr)
@@ -876,7 +953,8 @@ def cmd_crs(args) -> int:
     verdicts, summary = evaluate_crs(df, text_column=args.text_column, label_column=label, group_column=group,
                                      levels=levels, single_pass=not args.per_level_ports,
                                      concurrency=args.concurrency, rewrite_host=not args.keep_host,
-                                     libinjection=not args.no_libinjection, progress=progress)
+                                     libinjection=not args.no_libinjection, progress=progress,
+                                     cache=None if cache == "none" else Path(cache))
     bar.close()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

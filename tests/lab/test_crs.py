@@ -225,6 +225,27 @@ def test_expect_100_continue_is_judged_on_the_final_answer(single):
     assert v.loc[0, "crs_pl1_flagged"] and "942100" in v.loc[0, "crs_pl1_rules"].split()
 
 
+def test_cache_keeps_verdicts_per_configuration(single, per_level, tmp_path):
+    from antinex.pipeline.lab.crs import replay
+
+    cache = tmp_path / "verdicts.sqlite"
+    first = replay(single, mixed(), cache=cache)
+    assert first.meta["from_cache"] == 0 and first.meta["transactions"] == first.meta["unique_requests"]
+    # a new request is the only one sent; the verdicts of the others are the same as before
+    extra = get("/search?q=%3Csvg%20onload%3Dalert(1)%3E")
+    second = replay(single, mixed() + [extra], cache=cache)
+    cols = [c for c in first.verdicts.columns if not c.endswith("_error")]
+    pd.testing.assert_frame_equal(second.verdicts[cols].iloc[:-1], first.verdicts[cols])
+    transient = sum(first.verdicts["crs_pl1_outcome"].isin(["no_response", "no_record"]))
+    assert second.meta["transactions"] == 1 + transient and second.flagged(1).iloc[-1]
+    # a server with another configuration (no ModSecurity) shares nothing with it
+    assert single.fingerprint() == per_level.fingerprint()  # same rules and templates: same verdicts
+    from antinex.pipeline.lab.crs import CrsServer
+
+    with CrsServer((1,), modsecurity=False, threads=4) as plain:
+        assert plain.fingerprint() != single.fingerprint()
+
+
 def test_http_request_objects_and_duplicates(single):
     from antinex.pipeline.lab.crs import replay
 
@@ -275,6 +296,12 @@ def test_cli_writes_tables_and_verdicts(installed, tmp_path, capsys):
     li = summary["libinjection"]["flagged"]
     assert (li["flagged_attacks"], li["flagged_benign"]) == (2, 0) and "| libinjection (SQLi, XSS only) | 40.00% |" in text
     assert verdicts["libinj_flagged"].sum() == 2
+    # run again: every verdict comes from the cache in OUT, none is replayed, the tables are the same
+    assert main(["crs", str(tmp_path / "requests.csv.gz"), "-o", str(out), "--levels", "1,4"]) == 0
+    again = json.loads((out / "crs_summary.json").read_text())
+    assert again["meta"]["from_cache"] == 8 and again["meta"]["transactions"] == 0
+    assert again["levels"] == summary["levels"]
+    assert capsys.readouterr().out.count("| PL1 | 100.00% | 0.00% |") == 1
 
 
 @pytest.mark.parametrize("argv, message", [
