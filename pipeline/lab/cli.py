@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--packets", choices=("requests", "payload", "all"), default="requests",
                    help="which packets become rows: HTTP requests (default), any payload, or all")
     b.set_defaults(func=cmd_build)
-    from antinex.pipeline.lab.crs import add_parser as add_crs_parser
+    from antinex.pipeline.lab.crs_report import add_parser as add_crs_parser
 
     add_crs_parser(sub)
     args = ap.parse_args(argv)

@@ -372,3 +372,20 @@ def test_libinjection_baseline():
     assert v.loc[0, "libinj_sqli"] and v.loc[1, "libinj_xss"] and not v.loc[1, "libinj_sqli"]
     assert v.loc[0, "libinj_input"].startswith("arg:1' UNION SELECT")
     assert v.loc[7, "libinj_input"].startswith("arg:1 UNION") and v.loc[8, "libinj_input"].startswith("cookie:")
+
+
+def test_evaluate_crs_aligns_verdicts_with_the_dataset_rows(installed):
+    """What the lab report calls: a test split (any index), rows without a request left out and counted."""
+    from antinex.pipeline.lab.crs_report import evaluate_crs, markdown
+
+    df = pd.DataFrame({"http_request": [request_to_text(ATTACKS["xss"][0]), None, request_to_text(BENIGN["form"]),
+                                        request_to_text(ATTACKS["traversal"][0])],
+                       "label_name": ["attack", "not_attack", "not_attack", "attack"],
+                       "tool": ["xsser", "browser", "browser", "dirb"]}, index=[40, 41, 42, 43])
+    verdicts, summary = evaluate_crs(df, label_column="label_name", levels=(1,), libinjection=False)
+    assert verdicts.index.tolist() == [40, 42, 43]
+    assert verdicts["crs_pl1_flagged"].tolist() == [True, False, True]
+    assert summary["skipped_rows"] == 1 and "libinjection" not in summary
+    assert summary["groups"]["dirb"][1]["flagged"]["recall"] == 1.0
+    assert summary["groups"]["browser"][1]["flagged"]["fpr"] == 0.0
+    assert "| dirb | attack (recall) | 1 | 100.00% | – |" in markdown(summary)
