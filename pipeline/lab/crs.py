@@ -207,6 +207,12 @@ class CrsServer:
 
     def _layout(self) -> Path:
         root = Path(tempfile.mkdtemp(prefix="antinex-crs-"))
+        if os.geteuid() == 0:  # Apache runs as nobody: every parent must let others through
+            closed = [str(p) for p in root.parents if not os.stat(p).st_mode & 0o001]
+            if closed:
+                root.rmdir()
+                raise RuntimeError(f"Apache runs as nobody and cannot reach {root} ({', '.join(closed)} "
+                                   f"not searchable by others): set TMPDIR to a directory such as /tmp")
         for sub in ("run", "logs", "tmp", "data", "htdocs"):
             (root / sub).mkdir()
         shutil.copy(CONF_DIR / "handler.lua", root / "handler.lua")
