@@ -2,6 +2,7 @@
 
     verdicts, summary = evaluate_crs(df)     # a dataset's http_request column, labels, groups
     print(markdown(summary)); plot(summary, Path("crs_levels.png"))
+    side_by_side(verdicts, ours_flagged, labels, groups)   # where the CRS beats a detector, per group
 
 ``evaluate_crs`` replays the requests through :mod:`antinex.pipeline.lab.crs`
 (ModSecurity v2 + OWASP CRS) and, beside it, judges them with the in-process
@@ -76,6 +77,40 @@ def summarize(verdicts: pd.DataFrame, labels: Sequence[int], groups: Sequence[st
                 out["groups"][name][level] = {"flagged": _rates(flagged[rows], y[rows]),
                                               "blocked": _rates((flagged | refused)[rows], y[rows])}
     return out
+
+
+def side_by_side(verdicts: pd.DataFrame, flagged: Sequence[bool], labels: Sequence[int],
+                 groups: Sequence[str] | None = None, levels: Sequence[int] | None = None) -> pd.DataFrame:
+    """A detector's verdicts beside the CRS's on the same requests: where does the CRS beat it?
+
+    One row per group (attack groups: recall; benign groups: false-positive
+    rate) and two overall rows; ``crs_pl{L}`` is the CRS's rate at level L
+    and ``crs_better_pl{L}`` says the CRS caught more attacks, or flagged
+    fewer benign requests, than the detector. ``flagged`` is aligned with
+    ``verdicts`` (the detector's verdict per request).
+    """
+    levels = levels or [int(c[6:-8]) for c in verdicts.columns if c.startswith("crs_pl") and c.endswith("_flagged")]
+    ours = pd.Series(list(flagged), index=verdicts.index).astype(bool)
+    y = pd.Series(list(labels), index=verdicts.index).astype(int)
+    parts = [("all attacks", y == 1), ("all benign", y == 0)]
+    if groups is not None:
+        g = pd.Series(list(groups), index=verdicts.index).astype(str)
+        parts += [(name, g == name) for name in sorted(g.unique())]
+    rows = []
+    for name, mask in parts:
+        if not mask.any():
+            continue
+        attack = y[mask].mean() >= 0.5
+        want = (y == 1) if attack else (y == 0)
+        mask = mask & want
+        row = {"group": name, "label": "attack" if attack else "not_attack", "measure": "recall" if attack else "fpr",
+               "requests": int(mask.sum()), "detector": float(ours[mask].mean())}
+        for lv in levels:
+            crs = float(verdicts.loc[mask, f"crs_pl{lv}_flagged"].astype(bool).mean())
+            row[f"crs_pl{lv}"] = crs
+            row[f"crs_better_pl{lv}"] = crs > row["detector"] if attack else crs < row["detector"]
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def evaluate_crs(df: pd.DataFrame, *, text_column: str = "http_request", label_column: str = "label_value",

@@ -389,3 +389,13 @@ def test_evaluate_crs_aligns_verdicts_with_the_dataset_rows(installed):
     assert summary["groups"]["dirb"][1]["flagged"]["recall"] == 1.0
     assert summary["groups"]["browser"][1]["flagged"]["fpr"] == 0.0
     assert "| dirb | attack (recall) | 1 | 100.00% | – |" in markdown(summary)
+    # beside a detector that caught the XSS only and flagged the form: the CRS is better on dirb and on benign
+    from antinex.pipeline.lab.crs_report import side_by_side
+
+    rows = df.loc[verdicts.index]
+    table = side_by_side(verdicts, [True, True, False], (rows["label_name"] == "attack").astype(int), rows["tool"])
+    table = table.set_index("group")
+    assert table.loc["dirb", "detector"] == 0.0 and table.loc["dirb", "crs_pl1"] == 1.0
+    assert table.loc["dirb", "crs_better_pl1"] and not table.loc["xsser", "crs_better_pl1"]
+    assert table.loc["browser", "measure"] == "fpr" and table.loc["browser", "crs_better_pl1"]
+    assert table.loc["all attacks", "detector"] == 0.5 and table.loc["all attacks", "crs_pl1"] == 1.0
