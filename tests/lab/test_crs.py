@@ -6,6 +6,7 @@ import json
 import os
 import socket
 import threading
+from urllib.parse import quote
 
 import pandas as pd
 import pytest
@@ -89,8 +90,6 @@ def mixed() -> list[bytes]:
     out = [r for r, _ in ATTACKS.values()] + list(BENIGN.values()) + list(MALFORMED.values())
     for i, word in enumerate(("O'Brien", "select a colour", "1 or 2 mugs", "<b>bold</b>", "a;b", "../up", "ls -la",
                               "python tutorial", "café crème", "100%", "x=1&y=2", "--help")):
-        from urllib.parse import quote
-
         out.append(get(f"/search?q={quote(word)}&n={i}"))
         out.append(post("/comment", f"text={quote(word)}&id={i}".encode(), FORM))
     out.append(post("/upload", b"x" * 100, FORM)[:-40])  # body shorter than its Content-Length
