@@ -27,6 +27,9 @@ missing=()
 system_pkgs=(libpcap0.8 tcpdump iproute2)
 # The test suite drives a real browser and records a short lab session with real attack tools.
 case ",$EXTRAS," in *,dev,*) system_pkgs+=(chromium chromium-driver wfuzz hydra slowhttptest) ;; esac
+# The CRS baseline (docs/crs-baseline.md): Apache's binary and modules (apache2-bin, not apache2: no system
+# service is set up or started), ModSecurity v2 and the OWASP Core Rule Set.
+case ",$EXTRAS," in *,dev,*) system_pkgs+=(apache2-bin libapache2-mod-security2 modsecurity-crs) ;; esac
 for pkg in "${system_pkgs[@]}"; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done

@@ -5,6 +5,7 @@
     antinex-lab build OUTDIR -o DATASET_DIR [--packets requests|payload|all]
     antinex-lab report -o REPORT_DIR [--requests DATASET_DIR/requests.csv.gz] [--packets DATASET_DIR/train.csv.gz]
         [--holdout-clients curl,httpie,chromium] [--seeds 7,1,2,3,42] [--crs 1,2,3,4] [--detector NAME=req.json]
+    antinex-lab crs REQUESTS.csv.gz -o OUT_DIR [--levels 1,2,3,4]   (ModSecurity + OWASP CRS baseline)
 """
 from __future__ import annotations
 
@@ -150,6 +151,9 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--packets", choices=("requests", "payload", "all"), default="requests",
                    help="which packets become rows: HTTP requests (default), any payload, or all")
     b.set_defaults(func=cmd_build)
+    from antinex.pipeline.lab.crs_report import add_parser as add_crs_parser
+
+    add_crs_parser(sub)
     args = ap.parse_args(argv)
     try:
         return args.func(args)

@@ -198,18 +198,22 @@ def overall(folds: dict) -> dict:
     return out
 
 
-def crs_columns(df: pd.DataFrame, levels: tuple[int, ...]) -> list[str]:
-    """ModSecurity CRS verdict columns ``crs_pl<N>`` for every request (computed once, replayed for real)."""
-    from antinex.pipeline.http_message import request_from_text
-    from antinex.pipeline.lab import crs
+def signature_columns(df: pd.DataFrame, levels: tuple[int, ...], cache: Path | None = None) -> tuple[list, dict]:
+    """Verdict columns of the signature baselines for every request, computed once (they do not train):
+    ModSecurity with the OWASP CRS at each paranoia level (``crs_pl<N>``), replayed to a real Apache
+    (:mod:`antinex.pipeline.lab.crs_report`), and libinjection when it is installed (``libinj``).
+    Returns the detectors reading them and what ran (versions)."""
+    from antinex.pipeline.lab.crs_report import evaluate_crs
 
-    verdicts = crs.crs_verdicts([request_from_text(t) for t in df["http_request"]], levels=levels)
-    cols = []
+    verdicts, summary = evaluate_crs(df, levels=levels, group_column=None, cache=cache)
+    dets = []
     for level in levels:
-        col = f"crs_pl{level}"
-        df[col] = verdicts[level]
-        cols.append(col)
-    return cols
+        df[f"crs_pl{level}"] = verdicts[f"crs_pl{level}_flagged"].reindex(df.index).fillna(False).astype(int)
+        dets.append(FixedVerdicts(f"crs-pl{level}", f"crs_pl{level}"))
+    if "libinj_flagged" in verdicts.columns:
+        df["libinj"] = verdicts["libinj_flagged"].reindex(df.index).fillna(False).astype(int)
+        dets.append(FixedVerdicts("libinjection", "libinj"))
+    return dets, {"meta": summary.get("meta", {}), "skipped_rows": summary.get("skipped_rows", 0)}
 
 
 def targets(results: dict) -> list[dict]:
@@ -250,6 +254,23 @@ def targets(results: dict) -> list[dict]:
     return out
 
 
+def crs_wins(results: dict) -> list[str]:
+    """Folds where a signature baseline has a higher recall than the shipped detector at no higher FPR."""
+    out = []
+    for fname, fold in results["units"].get("request", {}).get("folds", {}).items():
+        ours = fold["detectors"].get(SHIPPED)
+        if not ours:
+            continue
+        for name, d in fold["detectors"].items():
+            if not name.startswith(("crs-", "libinjection")):
+                continue
+            if (d["recall"]["mean"] or 0) > (ours["recall"]["mean"] or 0) and \
+                    (d["fpr"]["mean"] or 0) <= (ours["fpr"]["mean"] or 0):
+                out.append(f"{fname}: {name} recall {d['recall']['mean']:.2%} (FPR {d['fpr']['mean']:.2%}) vs "
+                           f"ours {ours['recall']['mean']:.2%} (FPR {ours['fpr']['mean']:.2%})")
+    return out
+
+
 def evaluate(out: Path, *, requests: Path | None = None, packets: Path | None = None,
              holdout_clients: tuple[str, ...] = DEFAULT_HOLDOUT_CLIENTS, seeds: tuple[int, ...] = DEFAULT_SEEDS,
              epochs: int | None = None, request_bodies: dict[str, dict] | None = None,
@@ -272,8 +293,8 @@ def evaluate(out: Path, *, requests: Path | None = None, packets: Path | None = 
         bodies = request_bodies or {SHIPPED: json.loads(DEFAULT_REQUEST.read_text())}
         dets = default_detectors("request", df, bodies, epochs, results["skipped"])
         if crs_levels:
-            for col, level in zip(crs_columns(df, crs_levels), crs_levels):
-                dets.append(FixedVerdicts(f"crs-pl{level}", col))
+            signatures, results["signatures"] = signature_columns(df, crs_levels, out / "crs_cache.sqlite")
+            dets += signatures
         plan.append(Unit("request", df, dets))
     if packets is not None:
         df = load_unit("packet", packets)
@@ -401,6 +422,16 @@ def markdown(results: dict) -> str:
             for dname, d in z["detectors"].items():
                 lines.append(f"- {dname}: {d['detected']:,} detected ({d['rate']:.2%})")
             lines.append("")
+    if results.get("signatures"):
+        versions = results["signatures"]["meta"].get("versions", {})
+        lines += ["Signature baselines (no training, one verdict per request): ModSecurity with the OWASP Core "
+                  "Rule Set in detection-only mode, flagged at a paranoia level when its inbound anomaly score "
+                  "reaches the threshold (docs/crs-baseline.md); versions: "
+                  + ", ".join(f"{k} {v}" for k, v in versions.items()) + ".", ""]
+        beaten = crs_wins(results)
+        if beaten:
+            lines += ["Where a signature baseline beats the shipped detector (higher recall at no higher FPR, "
+                      "mean over seeds):", ""] + [f"- {b}" for b in beaten] + [""]
     if results.get("skipped"):
         lines += ["Left out: " + "; ".join(results["skipped"]) + ".", ""]
     if results.get("targets"):

@@ -150,3 +150,20 @@ def test_report_runs_the_protocol_with_baselines(tmp_path):
     assert any(t["target"].startswith("the shipped detector beats") for t in res["targets"])
     assert (tmp_path / "out" / "per-family-request.png").stat().st_size > 5000
     assert json.loads((tmp_path / "out" / "report.json").read_text())["seeds"] == [7, 1]
+
+
+def test_report_replays_the_requests_to_modsecurity_crs(tmp_path):
+    """The signature baseline in the same run: a real Apache with ModSecurity and the CRS judges every request."""
+    path = tmp_path / "requests.csv.gz"
+    dataset(n=12).to_csv(path, index=False)
+    body = {"label": "t", "features_to_process": ["payload_len", "n_quote"], "epochs": 2}
+    res = evaluate(tmp_path / "out", requests=path, holdout_clients=("curl",), seeds=(7,), crs_levels=(1, 4),
+                   request_bodies={"antinex": body}, families=("xss",), progress=False)
+    xss = res["units"]["request"]["folds"]["xss"]["detectors"]
+    assert {"crs-pl1", "crs-pl4"} <= set(xss)
+    # script tags are what the CRS was written for; PL4 flags at least what PL1 does
+    assert xss["crs-pl1"]["recall"]["mean"] > 0.9
+    assert xss["crs-pl4"]["seeds"]["7"]["tp"] >= xss["crs-pl1"]["seeds"]["7"]["tp"]
+    assert xss["crs-pl1"]["recall"]["n"] == 1  # no training: one verdict, not one per seed
+    assert "modsecurity-crs" in json.dumps(res["signatures"]["meta"]["versions"])
+    assert "OWASP Core Rule Set" in (tmp_path / "out" / "report.md").read_text()
