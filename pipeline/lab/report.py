@@ -37,11 +37,12 @@ def split_sessions(df: pd.DataFrame, holdout_tools: tuple[str, ...] = ()) -> tup
     if len(rounds) > 1:
         test_mask = df["round"] == rounds[-1]
     else:
-        normal_sessions = sorted(df.loc[df["tool"] == NORMAL_TOOL, "session"].unique())
+        # benign sessions by label: every client kind (simulated users, browser, curl...) is normal traffic
+        normal_sessions = sorted(df.loc[df["label_value"] == 0, "session"].unique())
         if len(normal_sessions) < 2:
             raise ValueError("one round with one normal session: nothing to hold out (record --rounds 2 or more "
                              "clients)")
-        attack_sessions = sorted(df.loc[df["tool"] != NORMAL_TOOL, "session"].unique())
+        attack_sessions = sorted(df.loc[df["label_value"] != 0, "session"].unique())
         test_mask = df["session"].isin([normal_sessions[-1]] + attack_sessions[1::2])
     held_tool = df["tool"].isin(holdout_tools)
     train = df[~test_mask & ~held_tool]
@@ -108,7 +109,7 @@ def zap_rows(directory: Path) -> pd.DataFrame:
 def _groups(test: pd.DataFrame, pred: np.ndarray, holdout_tools: tuple[str, ...]) -> dict:
     """Scores for all held-out rows and per tool (each tool's rows plus the held-out normal rows)."""
     y = test["label_value"].to_numpy().astype(int)
-    normal = test["tool"] == NORMAL_TOOL
+    normal = test["label_value"] == 0
     groups = {"all held-out rows": scores(y, pred)}
     for tool in sorted(test.loc[~normal, "tool"].unique()):
         rows = (normal | (test["tool"] == tool)).to_numpy()
