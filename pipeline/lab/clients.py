@@ -57,9 +57,13 @@ class Client:
         return f"user{i}", f"secret{i}"
 
     def run(self, until: float) -> None:
+        # every target in turn (from a random start), so even a short session visits every app
         names = sorted(self.targets)
+        start = self.rng.randrange(len(names))
+        visit = 0
         while time.time() < until:
-            name = self.rng.choice(names)
+            name = names[(start + visit) % len(names)]
+            visit += 1
             try:
                 self.act(name.split("-")[0], self.targets[name])
             except Exception as exc:  # one failed visit must not end the client: count it, go on

@@ -188,7 +188,8 @@ def spa_app(store: NotebookStore | None = None):
     def login():
         data = body()
         token = store.login(str(data.get("username", "")), str(data.get("password", "")))
-        return jsonify({"token": token}) if token else err(401, "invalid credentials")
+        # 400 as OAuth 2.0 answers a bad password (RFC 6749 5.2, invalid_grant); 401 would mean HTTP auth
+        return jsonify({"token": token}) if token else err(400, "invalid credentials")
 
     @app.route("/api/me", methods=["GET", "PATCH"])
     def me():

@@ -112,12 +112,13 @@ def wfuzz(wordlist: str, where: str):
 
 
 def hydra(t, host, workdir, wrap):
+    # hydra 9.4 reads optional parameters (H=...) only before the condition string
     fail = "F=invalid credentials"
     if t.login_kind == "json":
-        form = f'{t.login}:{{"username"\\:"^USER^","password"\\:"^PASS^"}}:{fail}:H=Content-Type\\: application/json'
+        form = f'{t.login}:{{"username"\\:"^USER^","password"\\:"^PASS^"}}:H=Content-Type\\: application/json:{fail}'
     elif t.login_kind == "csrf-form":
         cookie, field = _csrf(t, host, wrap)
-        form = f"{t.login}:csrfmiddlewaretoken={field}&username=^USER^&password=^PASS^:{fail}:H=Cookie\\: csrftoken={cookie}"
+        form = f"{t.login}:csrfmiddlewaretoken={field}&username=^USER^&password=^PASS^:H=Cookie\\: csrftoken={cookie}:{fail}"
     else:
         form = f"{t.login}:username=^USER^&password=^PASS^:{fail}"
     return ["hydra", "-l", "user1", "-P", _password_list(workdir), "-s", str(t.port), "-t", "4", "-f", "-I", host,
@@ -147,8 +148,9 @@ def nmap(t, host, workdir, wrap):
 def wapiti(modules: str):
     def command(t, host, workdir, wrap):
         name = modules.replace(",", "+")
+        # no -x: Debian's wapiti 3.0.4 fails on Python 3.11 to compile its exclusion patterns
         return ["wapiti", "-u", t.url(host, "/"), "-s", t.url(host, t.search), "-s", t.url(host, t.login),
-                "-x", t.url(host, "/logout"), "-m", modules, "--scope", "folder", "-d", "3",
+                "-m", modules, "--scope", "folder", "-d", "3",
                 "--max-links-per-page", "30", "--flush-session", "--store-session", f"{workdir}/wapiti-{name}",
                 "--store-config", f"{workdir}/wapiti-config", "-f", "txt", "-o", f"{workdir}/wapiti-{name}.txt",
                 "-v", "0", "--no-bugreport"]
@@ -160,12 +162,12 @@ def dirb(t, host, workdir, wrap):
 
 
 def ffuf(t, host, workdir, wrap):
-    return ["ffuf", "-u", t.url(host, "/FUZZ"), "-w", f"{WFUZZ}/general/common.txt", "-t", "10", "-s",
+    return ["ffuf", "-u", t.url(host, "/FUZZ"), "-w", f"{WFUZZ}/general/common.txt", "-t", "4", "-s",
             "-e", ".bak,.old,.php,.txt"]
 
 
 def gobuster(t, host, workdir, wrap):
-    return ["gobuster", "dir", "-u", t.url(host, "/"), "-w", DIRB_COMMON, "-t", "10", "-q", "--no-error",
+    return ["gobuster", "dir", "-u", t.url(host, "/"), "-w", DIRB_COMMON, "-t", "4", "-q", "--no-error",
             "-x", "html,json"]
 
 

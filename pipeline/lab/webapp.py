@@ -141,7 +141,7 @@ class NotesApp:
                 sid = self.store.login(q(form, "username"), q(form, "password"))
                 if sid:
                     return "302 Found", [("Location", "/items"), ("Set-Cookie", f"sid={sid}; HttpOnly")], b""
-                return self._html("Login", "<p>invalid credentials</p>", "401 Unauthorized")
+                return self._html("Login", "<p>invalid credentials</p>" + LOGIN_FORM)
             return self._html("Login", LOGIN_FORM)
         if path == "/search":
             term = q(query, "q")
@@ -199,7 +199,7 @@ def flask_app(store: NotesStore | None = None):
             if sid:
                 session["sid"] = sid
                 return redirect("/items")
-            return page("Login", "<p>invalid credentials</p>"), 401
+            return page("Login", "<p>invalid credentials</p>" + LOGIN_FORM)
         return page("Login", LOGIN_FORM)
 
     @app.get("/search")
@@ -282,7 +282,7 @@ def drf_app(store: NotesStore | None = None):
                 resp = HttpResponseRedirect("/items")
                 resp.set_cookie("sessionid", sid, httponly=True)
                 return resp
-            return html_page("Login", "<p>invalid credentials</p>", 401)
+            return html_page("Login", "<p>invalid credentials</p>" + LOGIN_FORM)
         return html_page("Login", LOGIN_FORM)
 
     def search(request):
