@@ -25,8 +25,10 @@ apt_install() {
 
 missing=()
 system_pkgs=(libpcap0.8 tcpdump iproute2)
-# The test suite drives a real browser and records a short lab session with real attack tools.
-case ",$EXTRAS," in *,dev,*) system_pkgs+=(chromium chromium-driver wfuzz hydra slowhttptest) ;; esac
+# The test suite drives a real browser and records a short lab session with every benign client kind
+# (chromium, curl, wget, httpie) and every attack tool the lab runs (docs/dataset-lab.md).
+case ",$EXTRAS," in *,dev,*) system_pkgs+=(chromium chromium-driver curl wget httpie wfuzz hydra slowhttptest
+                                           sqlmap nmap wapiti dirb ffuf gobuster whatweb) ;; esac
 for pkg in "${system_pkgs[@]}"; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
