@@ -170,3 +170,35 @@ def training_ready(full: pd.DataFrame, missing_value: float = -1.0) -> pd.DataFr
         if col in full:
             out[col] = full[col].to_numpy()
     return out
+
+
+def counts(ready: pd.DataFrame) -> pd.DataFrame:
+    """Rows per family and client (tool or client kind), by app, with a total: the recording at a glance."""
+    table = ready.pivot_table(index=["family", "client"], columns="app", values="label_value", aggfunc="size",
+                              fill_value=0)
+    table["total"] = table.sum(axis=1)
+    return table.sort_index()
+
+
+def plot_counts(ready: pd.DataFrame, path: Path) -> None:
+    """A horizontal bar chart of rows per client and tool, coloured by family (log scale)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    table = counts(ready)["total"].reset_index()
+    families = sorted(table["family"].unique())
+    colours = {f: plt.get_cmap("tab10")(i % 10) for i, f in enumerate(families)}
+    fig, ax = plt.subplots(figsize=(7.5, 0.22 * len(table) + 1.2))
+    ax.barh(range(len(table)), table["total"], color=[colours[f] for f in table["family"]])
+    ax.set_yticks(range(len(table)), table["client"], fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xscale("log")
+    ax.set_xlabel("rows (HTTP request packets)")
+    for f in families:
+        ax.bar(0, 0, color=colours[f], label=f)
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -75,9 +75,13 @@ def cmd_build(args) -> int:
             "sessions": counts, "per_client": per_client, "recording": manifest}
     (out / "metadata.json").write_text(json.dumps(meta, indent=2, default=str))
     print(f"wrote {len(ready)} rows to {out / 'train.csv.gz'}: {meta['label_counts']}")
-    if "client" in ready:
-        table = ready.groupby(["family", "client"]).size().rename("rows").reset_index()
-        print(table.to_string(index=False))
+    if {"client", "family", "app"} <= set(ready.columns):
+        from antinex.pipeline.lab.build import counts, plot_counts
+
+        table = counts(ready)
+        table.to_csv(out / "counts.csv")
+        plot_counts(ready, out / "counts.png")
+        print(table.to_string())
     agent_csvs = sorted((record_dir / "agent").glob("*.csv"))
     if agent_csvs and manifest.get("mode") == "netns":
         # what the pipeline's own agents recorded, through /mlprepare/'s function, labelled by address

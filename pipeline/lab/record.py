@@ -241,7 +241,8 @@ def record_netns(outdir: Path, *, frameworks: tuple[str, ...] = ("wsgi", "flask"
         raise ValueError(f"clients: unknown client kinds {bad_kinds} (known: {', '.join(CLIENT_KINDS)})")
     missing = [t for t in tools if not executable(t)]
     if missing:
-        raise FileNotFoundError(f"attack tools not installed: {', '.join(missing)} (scripts/bootstrap.sh, the lab extra)")
+        raise FileNotFoundError(f"attack tools not installed: {', '.join(missing)} "
+                                "(scripts/bootstrap.sh, the lab extra)")
     if "browser" in client_kinds and not (shutil.which("chromium") and shutil.which("chromedriver")):
         raise FileNotFoundError("the browser client needs chromium and chromium-driver (apt-get install)")
     if rounds < 1 or tool_seconds <= 0 or normal_seconds < 0 or attackers < 1:

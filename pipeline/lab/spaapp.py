@@ -125,8 +125,8 @@ class NotebookStore:
 
     def add(self, owner: str, data: dict) -> dict:
         with self.lock:
-            note = {"id": next(self.ids), "owner": owner, **_note_fields(data, {"title": "", "body": "", "tags": [],
-                                                                                 "meta": {}})}
+            empty = {"title": "", "body": "", "tags": [], "meta": {}}
+            note = {"id": next(self.ids), "owner": owner, **_note_fields(data, empty)}
             self.notes[note["id"]] = note
             if len(self.notes) > 5000:  # bounded: the oldest go first
                 self.notes.pop(min(self.notes))

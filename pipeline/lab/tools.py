@@ -125,7 +125,8 @@ def hydra(t, host, workdir, wrap):
         form = f'{t.login}:{{"username"\\:"^USER^","password"\\:"^PASS^"}}:H=Content-Type\\: application/json:{fail}'
     elif t.login_kind == "csrf-form":
         cookie, field = _csrf(t, host, wrap)
-        form = f"{t.login}:csrfmiddlewaretoken={field}&username=^USER^&password=^PASS^:H=Cookie\\: csrftoken={cookie}:{fail}"
+        form = (f"{t.login}:csrfmiddlewaretoken={field}&username=^USER^&password=^PASS^"
+                f":H=Cookie\\: csrftoken={cookie}:{fail}")
     else:
         form = f"{t.login}:username=^USER^&password=^PASS^:{fail}"
     return ["hydra", "-l", "user1", "-P", _password_list(workdir), "-s", str(t.port), "-t", "4", "-f", "-I", host,
