@@ -84,18 +84,28 @@ def _attribute(times: np.ndarray, windows: list[dict], grace: float) -> np.ndarr
     return np.where(ok, idx, -1)
 
 
-def netns_frame(record_dir: Path, manifest: dict, grace: float = 2.0) -> pd.DataFrame:
+PACKETS = {  # which packets become rows (``antinex-lab build --packets``)
+    "requests": lambda df: pd.to_numeric(df["http_is_request"], errors="coerce").fillna(0) > 0,
+    "payload": lambda df: pd.to_numeric(df["payload_len"], errors="coerce").fillna(0) > 0,
+    "all": lambda df: pd.Series(True, index=df.index),
+}
+
+
+def netns_frame(record_dir: Path, manifest: dict, grace: float = 2.0, packets: str = "all") -> pd.DataFrame:
     """Rows of a namespace recording, labelled by address: the attackers' packets are attacks.
 
     Each attacker packet belongs to the session whose time window on that
     attacker host (plus ``grace`` seconds for late answers) holds it; each
     client packet to that client host's session of the round. ``client`` is
     the client kind or the tool, ``app`` and ``framework`` come from the
-    target port. Packets between no known hosts are dropped.
+    target port. Packets between no known hosts are dropped, and so are
+    those that ``packets`` (a key of ``PACKETS``) leaves out, round by round,
+    so a long recording is built in the memory of its kept rows; ``attrs``
+    ``["packets_left_out"]`` counts them.
     """
     roles = manifest["addresses"]
     ports = _ports(manifest)
-    frames = []
+    frames, left_out = [], 0
     for r, pcap in enumerate(manifest["pcaps"]):
         rows, times = _timed_rows(record_dir / pcap)
         if not rows:
@@ -134,17 +144,22 @@ def netns_frame(record_dir: Path, manifest: dict, grace: float = 2.0) -> pd.Data
         df["label_value"] = df["label_name"].map(LABEL_VALUES)
         df["round"] = pcap
         df["round_index"] = r
-        frames.append(df)
+        kept = PACKETS[packets](df)
+        left_out += int((~kept).sum())
+        frames.append(df[kept])
     if not frames:
         raise ValueError(f"no packets in {record_dir}")
-    return pd.concat(frames, ignore_index=True)
+    full = pd.concat(frames, ignore_index=True)
+    full.attrs["packets_left_out"] = left_out
+    return full
 
 
-def build_full(record_dir: Path) -> pd.DataFrame:
-    """Every packet of every recorded session, all columns, with labels from the manifest."""
+def build_full(record_dir: Path, packets: str = "all") -> pd.DataFrame:
+    """Every packet (or those ``packets`` keeps) of every recorded session, all columns, with labels
+    from the manifest."""
     manifest = json.loads((record_dir / "manifest.json").read_text())
     if manifest.get("mode") == "netns":
-        full = netns_frame(record_dir, manifest)
+        full = netns_frame(record_dir, manifest, packets=packets)
         full["idx"] = range(len(full))
         return full
     frames = [session_frame(record_dir / s["pcap"], s["label"], s["session"], s["tool"], client=s.get("client"),

@@ -53,15 +53,15 @@ def cmd_record(args) -> int:
 
 
 def cmd_build(args) -> int:
-    from antinex.pipeline.lab.build import FEATURES, build_full, training_ready
+    from antinex.pipeline.lab.build import FEATURES, PACKETS, build_full, training_ready
 
     record_dir = Path(args.outdir)
-    full = build_full(record_dir)
+    full = build_full(record_dir, packets=args.packets)
     ready = training_ready(full)
-    kept = {"requests": ready["http_is_request"] > 0, "payload": ready["payload_len"] > 0,
-            "all": ready["payload_len"] > -2}[args.packets]
-    dropped = int((~kept).sum())
+    kept = PACKETS[args.packets](full).to_numpy()  # the loopback mode filters here, the netns mode per round
+    dropped = int((~kept).sum()) + full.attrs.get("packets_left_out", 0)
     ready = ready[kept].reset_index(drop=True)
+    del full
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     ready.to_csv(out / "train.csv.gz", index=False, compression={"method": "gzip", "mtime": 0})
