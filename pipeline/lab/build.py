@@ -210,10 +210,11 @@ def plot_counts(ready: pd.DataFrame, path: Path) -> None:
     ax.set_yticks(range(len(table)), table["client"], fontsize=7)
     ax.invert_yaxis()
     ax.set_xscale("log")
+    ax.set_xlim(left=1)
     ax.set_xlabel("rows (HTTP request packets)")
-    for f in families:
-        ax.bar(0, 0, color=colours[f], label=f)
-    ax.legend(fontsize=7, loc="lower right")
+    from matplotlib.patches import Patch
+
+    ax.legend(handles=[Patch(color=colours[f], label=f) for f in families], fontsize=7, loc="lower right")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
