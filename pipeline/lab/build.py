@@ -84,6 +84,24 @@ def _attribute(times: np.ndarray, windows: list[dict], grace: float) -> np.ndarr
     return np.where(ok, idx, -1)
 
 
+def attribute(manifest: dict, address: str, times, grace: float = 2.0) -> list[dict | None]:
+    """The manifest's session (a dict) that sent or received each of ``times`` (epoch seconds)
+    at the peer ``address`` (a client's or an attacker's), or None outside every window.
+
+    The same rule as the packet rows' (``netns_frame``), for rows made some
+    other way, e.g. requests reassembled from a recording's pcaps: the
+    session whose window on that host, from 0.5 s before its start to
+    ``grace`` s after its end, holds the time.
+    """
+    peer = manifest["addresses"].get(address, {})
+    host = peer.get("host")
+    if peer.get("role") not in ("client", "attacker"):
+        raise ValueError(f"address: {address!r} is no client or attacker of this recording")
+    windows = sorted((s for s in manifest["sessions"] if s.get("host") == host), key=lambda s: s["started"])
+    hit = _attribute(np.asarray(times, dtype=float), windows, grace)
+    return [windows[k] if k >= 0 else None for k in hit]
+
+
 PACKETS = {  # which packets become rows (``antinex-lab build --packets``)
     "requests": lambda df: pd.to_numeric(df["http_is_request"], errors="coerce").fillna(0) > 0,
     "payload": lambda df: pd.to_numeric(df["payload_len"], errors="coerce").fillna(0) > 0,

@@ -71,7 +71,8 @@ def test_namespaces_and_the_manifest(recording):
         for key in ("round", "host", "namespace", "address", "client", "tool", "family", "app", "framework",
                     "command", "version", "started", "ended", "exit"):
             assert s.get(key) not in (None, ""), (s["session"], key)
-        assert hosts[s["host"]]["namespace"] == s["namespace"] and manifest["addresses"][s["address"]]["host"] == s["host"]
+        assert hosts[s["host"]]["namespace"] == s["namespace"]
+        assert manifest["addresses"][s["address"]]["host"] == s["host"]
         assert s["started"] < s["ended"]
         if s["label"] == "attack":
             assert s["family"] == TOOLS[s["tool"]].family and s["client"] == s["tool"]
@@ -116,6 +117,15 @@ def test_labels_attribution_and_every_client_and_tool(recording, full):
     # every attacker packet falls in a tool's window on its own attacker host
     attack = full[is_attacker]
     assert (attack["session"] != "attacker-unattributed").mean() > 0.95
+    # the same rule for rows made another way (requests reassembled from the pcaps)
+    from antinex.pipeline.lab.build import attribute
+
+    sample = attack[attack["ip_src"].isin(attackers)].sample(200, random_state=1)
+    for ip, rows in sample.groupby("ip_src"):
+        found = attribute(manifest, ip, rows["time"])
+        assert [s["session"] if s else "attacker-unattributed" for s in found] == list(rows["session"])
+    with pytest.raises(ValueError, match="no client or attacker"):
+        attribute(manifest, "10.77.0.10", [0.0])
     by_tool = attack.groupby("tool").size()
     assert set(TOOLS) <= set(by_tool.index), sorted(set(TOOLS) - set(by_tool.index))
     assert (attack["family"] == attack["tool"].map(lambda t: TOOLS[t].family if t in TOOLS else "unknown")).all()
