@@ -25,8 +25,10 @@ apt_install() {
 
 missing=()
 system_pkgs=(libpcap0.8 tcpdump iproute2)
-# The test suite drives a real browser and records a short lab session with real attack tools.
-case ",$EXTRAS," in *,dev,*) system_pkgs+=(chromium chromium-driver wfuzz hydra slowhttptest) ;; esac
+# The test suite drives a real browser and records a short lab session with every benign client kind
+# (chromium, curl, wget, httpie) and every attack tool the lab runs (docs/dataset-lab.md).
+case ",$EXTRAS," in *,dev,*) system_pkgs+=(chromium chromium-driver curl wget httpie wfuzz hydra slowhttptest
+                                           sqlmap nmap wapiti dirb ffuf gobuster whatweb) ;; esac
 # The CRS baseline (docs/crs-baseline.md): Apache's binary and modules (apache2-bin, not apache2: no system
 # service is set up or started), ModSecurity v2 and the OWASP Core Rule Set.
 case ",$EXTRAS," in *,dev,*) system_pkgs+=(apache2-bin libapache2-mod-security2 modsecurity-crs) ;; esac

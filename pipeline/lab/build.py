@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from antinex.pipeline.columns import ADDRESS_COLUMNS
@@ -12,16 +13,25 @@ from antinex.pipeline.pcap import pcap_rows
 from antinex.pipeline.flatten import rows_to_frame
 
 LABEL_VALUES = {"not_attack": 0, "attack": 1}
+# what every row says about where it came from (never features): the session, the program that sent
+# it (``client``: a client kind or an attack tool; ``tool`` as in the first lab), its attack family
+# ("benign" for clients), the app and framework it went to, and the recording round
+LABEL_COLUMNS = ("session", "tool", "client", "family", "app", "framework", "round")
 FEATURES: tuple[str, ...] = HEADER_FEATURES + PAYLOAD_FEATURES
 
 
-def session_frame(pcap: Path, label: str, session: str, tool: str) -> pd.DataFrame:
+def session_frame(pcap: Path, label: str, session: str, tool: str, *, client: str | None = None,
+                  family: str | None = None, app: str = "notes", framework: str = "wsgi") -> pd.DataFrame:
+    """Every packet of one loopback session's pcap, labelled as the session."""
     df = rows_to_frame(pcap_rows(pcap))
     df = add_payload_features(df)
     df["label_name"] = label
     df["label_value"] = LABEL_VALUES[label]
     df["session"] = session
     df["tool"] = tool
+    df["client"] = client or tool
+    df["family"] = family or _family({"label": label, "tool": tool})
+    df["app"], df["framework"] = app, framework
     return df
 
 
@@ -38,16 +48,83 @@ def _timed_rows(pcap: Path) -> tuple[list[dict], list[float]]:
     return list(frames_to_rows(frames)), times
 
 
-def netns_frame(record_dir: Path, manifest: dict, grace: float = 2.0) -> pd.DataFrame:
-    """Rows of a namespace recording, labelled by address: the attacker's packets are attacks.
+def _family(session: dict) -> str:
+    """A session's family: recorded in the manifest, or (older recordings) the tool's."""
+    if session.get("family"):
+        return session["family"]
+    if session["label"] == "not_attack":
+        return "benign"
+    from antinex.pipeline.lab.tools import TOOLS
 
-    Each attacker packet belongs to the tool whose time window (plus
-    ``grace`` seconds for late answers) holds it; each client packet to that
-    client's session. Packets between no known hosts are dropped.
+    tool = session.get("tool", "")
+    tool = "slowhttptest-slowloris" if tool == "slowhttptest" else tool
+    return TOOLS[tool].family if tool in TOOLS else "unknown"
+
+
+def _ports(manifest: dict) -> dict[int, tuple[str, str]]:
+    """{target port: (app, framework)} (older recordings: {framework: "ip:port"}, all the notes app)."""
+    out = {}
+    for name, t in manifest.get("targets", {}).items():
+        if isinstance(t, dict):
+            out[int(t["port"])] = (t["app"], t["framework"])
+        else:
+            out[int(str(t).rsplit(":", 1)[1])] = ("notes", name)
+    return out
+
+
+def _attribute(times: np.ndarray, windows: list[dict], grace: float) -> np.ndarray:
+    """Index into ``windows`` (sorted by start, one host's sessions one after another) of the
+    window holding each time (from 0.5 s before its start to ``grace`` s after its end), or -1."""
+    if not windows:
+        return np.full(len(times), -1)
+    starts = np.array([w["started"] - 0.5 for w in windows])
+    ends = np.array([w["ended"] + grace for w in windows])
+    idx = np.searchsorted(starts, times, side="right") - 1
+    ok = (idx >= 0) & (times <= ends[np.clip(idx, 0, None)])
+    return np.where(ok, idx, -1)
+
+
+def attribute(manifest: dict, address: str, times, grace: float = 2.0) -> list[dict | None]:
+    """The manifest's session (a dict) that sent or received each of ``times`` (epoch seconds)
+    at the peer ``address`` (a client's or an attacker's), or None outside every window.
+
+    The same rule as the packet rows' (``netns_frame``), for rows made some
+    other way, e.g. requests reassembled from a recording's pcaps: the
+    session whose window on that host, from 0.5 s before its start to
+    ``grace`` s after its end, holds the time.
+    """
+    peer = manifest["addresses"].get(address, {})
+    host = peer.get("host")
+    if peer.get("role") not in ("client", "attacker"):
+        raise ValueError(f"address: {address!r} is no client or attacker of this recording")
+    windows = sorted((s for s in manifest["sessions"] if s.get("host") == host), key=lambda s: s["started"])
+    hit = _attribute(np.asarray(times, dtype=float), windows, grace)
+    return [windows[k] if k >= 0 else None for k in hit]
+
+
+PACKETS = {  # which packets become rows (``antinex-lab build --packets``)
+    "requests": lambda df: pd.to_numeric(df["http_is_request"], errors="coerce").fillna(0) > 0,
+    "payload": lambda df: pd.to_numeric(df["payload_len"], errors="coerce").fillna(0) > 0,
+    "all": lambda df: pd.Series(True, index=df.index),
+}
+
+
+def netns_frame(record_dir: Path, manifest: dict, grace: float = 2.0, packets: str = "all") -> pd.DataFrame:
+    """Rows of a namespace recording, labelled by address: the attackers' packets are attacks.
+
+    Each attacker packet belongs to the session whose time window on that
+    attacker host (plus ``grace`` seconds for late answers) holds it; each
+    client packet to that client host's session of the round. ``client`` is
+    the client kind or the tool, ``app`` and ``framework`` come from the
+    target port. Packets between no known hosts are dropped, and so are
+    those that ``packets`` (a key of ``PACKETS``) leaves out, round by round,
+    so a long recording is built in the memory of its kept rows; ``attrs``
+    ``["packets_left_out"]`` counts them.
     """
     roles = manifest["addresses"]
-    frames = []
-    for pcap in manifest["pcaps"]:
+    ports = _ports(manifest)
+    frames, left_out = [], 0
+    for r, pcap in enumerate(manifest["pcaps"]):
         rows, times = _timed_rows(record_dir / pcap)
         if not rows:
             continue
@@ -55,38 +132,56 @@ def netns_frame(record_dir: Path, manifest: dict, grace: float = 2.0) -> pd.Data
         df["time"] = times
         src, dst = df.get("ip_src"), df.get("ip_dst")
         peer = [s if roles.get(s, {}).get("role") in ("client", "attacker") else d for s, d in zip(src, dst)]
-        df["peer"] = [roles.get(p, {}).get("host") for p in peer]
-        df = df[df["peer"].notna()].copy()
-        windows = [s for s in manifest["sessions"] if s["pcap"] == pcap and s["label"] == "attack"]
-        normal = {s["host"]: s for s in manifest["sessions"] if s["pcap"] == pcap and s["label"] == "not_attack"}
-        session, tool, label = [], [], []
-        for host, t in zip(df["peer"], df["time"]):
-            if host == "attacker":
-                hit = next((w for w in windows if w["started"] - 0.5 <= t <= w["ended"] + grace), None)
-                session.append(hit["session"] if hit else "attacker-unattributed")
-                tool.append(hit["tool"] if hit else "unknown")
-                label.append("attack")
+        df["host"] = [roles.get(p, {}).get("host") for p in peer]
+        df = df[df["host"].notna()].reset_index(drop=True)
+        to_target = df["ip_dst"].map(lambda a: roles.get(a, {}).get("role") == "target")
+        server_port = np.where(to_target, pd.to_numeric(df["tcp_dport"], errors="coerce"),
+                               pd.to_numeric(df["tcp_sport"], errors="coerce"))
+        df["app"] = [ports.get(int(p), ("other", ""))[0] if p == p else "other" for p in server_port]
+        df["framework"] = [ports.get(int(p), ("", "other"))[1] if p == p else "other" for p in server_port]
+        mine = [s for s in manifest["sessions"] if s["pcap"] == pcap]
+        session = np.empty(len(df), dtype=object)
+        tool, client, family = session.copy(), session.copy(), session.copy()
+        label = np.where(df["host"].map(lambda h: h.startswith("attacker")), "attack", "not_attack")
+        for host, idx in df.groupby("host").indices.items():
+            if host.startswith("attacker"):
+                windows = sorted((s for s in mine if s["label"] == "attack" and s.get("host", "attacker") == host),
+                                 key=lambda s: s["started"])
+                hit = _attribute(df["time"].to_numpy()[idx], windows, grace)
+                session[idx] = [windows[k]["session"] if k >= 0 else "attacker-unattributed" for k in hit]
+                tool[idx] = [windows[k]["tool"] if k >= 0 else "unknown" for k in hit]
+                client[idx] = tool[idx]
+                family[idx] = [_family(windows[k]) if k >= 0 else "unknown" for k in hit]
             else:
-                session.append(normal[host]["session"] if host in normal else f"{host}-unknown")
-                tool.append("simulated-users")
-                label.append("not_attack")
-        df["session"], df["tool"], df["label_name"] = session, tool, label
+                s = next((s for s in mine if s["label"] == "not_attack" and s["host"] == host), None)
+                session[idx] = s["session"] if s else f"{host}-unknown"
+                tool[idx] = s.get("tool", "simulated-users") if s else "unknown"
+                client[idx] = (s.get("client") or s.get("tool", "simulated-users")) if s else "unknown"
+                family[idx] = "benign"
+        df["session"], df["tool"], df["client"], df["family"], df["label_name"] = session, tool, client, family, label
         df["label_value"] = df["label_name"].map(LABEL_VALUES)
         df["round"] = pcap
-        frames.append(df)
+        df["round_index"] = r
+        kept = PACKETS[packets](df)
+        left_out += int((~kept).sum())
+        frames.append(df[kept])
     if not frames:
         raise ValueError(f"no packets in {record_dir}")
-    return pd.concat(frames, ignore_index=True)
+    full = pd.concat(frames, ignore_index=True)
+    full.attrs["packets_left_out"] = left_out
+    return full
 
 
-def build_full(record_dir: Path) -> pd.DataFrame:
-    """Every packet of every recorded session, all columns, with labels from the manifest."""
+def build_full(record_dir: Path, packets: str = "all") -> pd.DataFrame:
+    """Every packet (or those ``packets`` keeps) of every recorded session, all columns, with labels
+    from the manifest."""
     manifest = json.loads((record_dir / "manifest.json").read_text())
     if manifest.get("mode") == "netns":
-        full = netns_frame(record_dir, manifest)
+        full = netns_frame(record_dir, manifest, packets=packets)
         full["idx"] = range(len(full))
         return full
-    frames = [session_frame(record_dir / s["pcap"], s["label"], s["session"], s["tool"])
+    frames = [session_frame(record_dir / s["pcap"], s["label"], s["session"], s["tool"], client=s.get("client"),
+                            family=s.get("family"), app=s.get("app", "notes"), framework=s.get("framework", "wsgi"))
               for s in manifest["sessions"] if (record_dir / s["pcap"]).exists()]
     full = pd.concat(frames, ignore_index=True)
     full["idx"] = range(len(full))
@@ -94,7 +189,7 @@ def build_full(record_dir: Path) -> pd.DataFrame:
 
 
 def training_ready(full: pd.DataFrame, missing_value: float = -1.0) -> pd.DataFrame:
-    """Numeric features (no addresses, ports, ids, checksums) + labels + session/tool for splits."""
+    """Numeric features (no addresses, ports, ids, checksums) + labels + ``LABEL_COLUMNS`` for splits."""
     cols = [c for c in FEATURES if c in full.columns]
     out = full[cols].apply(pd.to_numeric, errors="coerce").fillna(missing_value)
     for c in FEATURES:
@@ -104,8 +199,40 @@ def training_ready(full: pd.DataFrame, missing_value: float = -1.0) -> pd.DataFr
     assert not set(out.columns) & ADDRESS_COLUMNS
     out["label_value"] = full["label_value"].to_numpy()
     out["label_name"] = full["label_name"].to_numpy()
-    out["session"] = full["session"].to_numpy()
-    out["tool"] = full["tool"].to_numpy()
-    if "round" in full:
-        out["round"] = full["round"].to_numpy()
+    for col in LABEL_COLUMNS:
+        if col in full:
+            out[col] = full[col].to_numpy()
     return out
+
+
+def counts(ready: pd.DataFrame) -> pd.DataFrame:
+    """Rows per family and client (tool or client kind), by app, with a total: the recording at a glance."""
+    table = ready.pivot_table(index=["family", "client"], columns="app", values="label_value", aggfunc="size",
+                              fill_value=0)
+    table["total"] = table.sum(axis=1)
+    return table.sort_index()
+
+
+def plot_counts(ready: pd.DataFrame, path: Path) -> None:
+    """A horizontal bar chart of rows per client and tool, coloured by family (log scale)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    table = counts(ready)["total"].reset_index()
+    families = sorted(table["family"].unique())
+    colours = {f: plt.get_cmap("tab10")(i % 10) for i, f in enumerate(families)}
+    fig, ax = plt.subplots(figsize=(7.5, 0.22 * len(table) + 1.2))
+    ax.barh(range(len(table)), table["total"], color=[colours[f] for f in table["family"]])
+    ax.set_yticks(range(len(table)), table["client"], fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xscale("log")
+    ax.set_xlim(left=1)
+    ax.set_xlabel("rows (HTTP request packets)")
+    from matplotlib.patches import Patch
+
+    ax.legend(handles=[Patch(color=colours[f], label=f) for f in families], fontsize=7, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -1,10 +1,11 @@
 """``antinex-lab``: record labelled traffic and build datasets from it.
 
-    antinex-lab record OUTDIR --netns [--rounds 2] [--clients 2] [--tools sqlmap,hydra,...] [--tool-seconds 30]
+    antinex-lab record OUTDIR --netns [--rounds 5] [--clients 2] [--client-kinds all] [--apps notes,spa,forms]
+                       [--tools all|classic|FAMILY|TOOL,...] [--attackers 3] [--tool-seconds 30]
     antinex-lab record OUTDIR [--port 18080] [--normal-seconds 90]      (loopback: one session at a time)
     antinex-lab build OUTDIR -o DATASET_DIR [--packets requests|payload|all]
     antinex-lab report -o REPORT_DIR [--requests DATASET_DIR/requests.csv.gz] [--packets DATASET_DIR/train.csv.gz]
-        [--holdout-clients curl,httpie,chromium] [--seeds 7,1,2,3,42] [--crs 1,2,3,4] [--detector NAME=req.json]
+        [--holdout-clients curl,httpie,browser] [--seeds 7,1,2,3,42] [--crs 1,2,3,4] [--detector NAME=req.json]
     antinex-lab crs REQUESTS.csv.gz -o OUT_DIR [--levels 1,2,3,4]   (ModSecurity + OWASP CRS baseline)
 """
 from __future__ import annotations
@@ -15,17 +16,36 @@ import sys
 from pathlib import Path
 
 
-def cmd_record(args) -> int:
-    from antinex.pipeline.lab.record import record, record_netns
+def _names(value: str, known: tuple[str, ...], what: str) -> tuple[str, ...]:
+    """A comma-separated option: ``all``, ``none`` or names from ``known``."""
+    if value in ("all", ""):
+        return known
+    if value == "none":
+        return ()
+    names = tuple(v for v in value.split(",") if v)
+    bad = [n for n in names if n not in known]
+    if bad:
+        raise ValueError(f"{what}: unknown {', '.join(bad)} (known: {', '.join(known)}, all, none)")
+    return names
 
-    tools = tuple(t for t in args.tools.split(",") if t)
+
+def cmd_record(args) -> int:
+    from antinex.pipeline.lab.clients import CLIENT_KINDS
+    from antinex.pipeline.lab.record import record, record_netns
+    from antinex.pipeline.lab.targets import APPS
+    from antinex.pipeline.lab.tools import resolve
+
+    tools = resolve(t for t in args.tools.split(",") if t)
     if args.netns:
         manifest = record_netns(Path(args.outdir), frameworks=tuple(args.frameworks.split(",")),
+                                apps=_names(args.apps, APPS, "--apps"),
+                                client_kinds=_names(args.client_kinds, CLIENT_KINDS, "--client-kinds"),
                                 clients=args.clients, users_per_client=args.users, tools=tools,
-                                tool_seconds=args.tool_seconds, normal_seconds=args.normal_seconds,
-                                rounds=args.rounds)
+                                attackers=args.attackers, tool_seconds=args.tool_seconds,
+                                normal_seconds=args.normal_seconds, rounds=args.rounds, seed=args.seed,
+                                agents=not args.no_agents, prefix=args.prefix)
         for s in manifest["sessions"]:
-            print(f"{s['session']:32} {s['label']:10} {s.get('tool')}")
+            print(f"{s['session']:44} {s['label']:10} {s.get('family', ''):12} {s.get('exit')}")
         return 0
     manifest = record(Path(args.outdir), port=args.port, normal_seconds=args.normal_seconds, users=args.users,
                       tools=tools, tool_seconds=args.tool_seconds, rounds=args.rounds)
@@ -35,26 +55,35 @@ def cmd_record(args) -> int:
 
 
 def cmd_build(args) -> int:
-    from antinex.pipeline.lab.build import FEATURES, build_full, training_ready
+    from antinex.pipeline.lab.build import FEATURES, PACKETS, build_full, training_ready
 
     record_dir = Path(args.outdir)
-    full = build_full(record_dir)
+    full = build_full(record_dir, packets=args.packets)
     ready = training_ready(full)
-    kept = {"requests": ready["http_is_request"] > 0, "payload": ready["payload_len"] > 0,
-            "all": ready["payload_len"] > -2}[args.packets]
-    dropped = int((~kept).sum())
+    kept = PACKETS[args.packets](full).to_numpy()  # the loopback mode filters here, the netns mode per round
+    dropped = int((~kept).sum()) + full.attrs.get("packets_left_out", 0)
     ready = ready[kept].reset_index(drop=True)
+    del full
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     ready.to_csv(out / "train.csv.gz", index=False, compression={"method": "gzip", "mtime": 0})
     manifest = json.loads((record_dir / "manifest.json").read_text())
     counts = ready.groupby(["session", "label_name"]).size().reset_index(name="rows").to_dict("records")
+    by = [c for c in ("label_name", "family", "client", "app") if c in ready]
+    per_client = ready.groupby(by).size().reset_index(name="rows").to_dict("records")
     meta = {"features_to_process": list(FEATURES), "feature_to_predict": "label_value",
             "packets": args.packets, "packets_left_out": dropped,
             "rows": len(ready), "label_counts": ready["label_name"].value_counts().to_dict(),
-            "sessions": counts, "recording": manifest}
+            "sessions": counts, "per_client": per_client, "recording": manifest}
     (out / "metadata.json").write_text(json.dumps(meta, indent=2, default=str))
     print(f"wrote {len(ready)} rows to {out / 'train.csv.gz'}: {meta['label_counts']}")
+    if {"client", "family", "app"} <= set(ready.columns):
+        from antinex.pipeline.lab.build import counts, plot_counts
+
+        table = counts(ready)
+        table.to_csv(out / "counts.csv")
+        plot_counts(ready, out / "counts.png")
+        print(table.to_string())
     agent_csvs = sorted((record_dir / "agent").glob("*.csv"))
     if agent_csvs and manifest.get("mode") == "netns":
         # what the pipeline's own agents recorded, through /mlprepare/'s function, labelled by address
@@ -107,8 +136,6 @@ def cmd_report(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from antinex.pipeline.lab.traffic import ATTACK_TOOLS
-
     ap = argparse.ArgumentParser(prog="antinex-lab", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="command", required=True)
@@ -117,19 +144,32 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--port", type=int, default=18080)
     r.add_argument("--normal-seconds", type=float, default=90)
     r.add_argument("--users", type=int, default=6)
-    r.add_argument("--tools", default=",".join(ATTACK_TOOLS))
+    r.add_argument("--tools", default="all",
+                   help="comma-separated tools or groups: all, classic (the first lab's eight), a family "
+                        "(sqli, sqli-tamper, xss, traversal, cmdi, discovery, scanner, brute-force, slow-dos)")
     r.add_argument("--tool-seconds", type=float, default=30)
     r.add_argument("--rounds", type=int, default=1)
     r.add_argument("--netns", action="store_true",
                    help="target, clients and attacker in their own network namespaces (labels by address)")
     r.add_argument("--clients", type=int, default=2, help="client namespaces (--netns)")
-    r.add_argument("--frameworks", default="wsgi,flask,drf", help="target front ends (--netns)")
+    r.add_argument("--frameworks", default="wsgi,flask,drf", help="the notes app's front ends (--netns)")
+    r.add_argument("--apps", default="all", help="target apps: notes, spa, forms (--netns)")
+    r.add_argument("--client-kinds", default="all",
+                   help="benign clients, one namespace each: browser, curl, wget, httpie, python-requests, "
+                        "api-client; all or none (--netns)")
+    r.add_argument("--attackers", type=int, default=1,
+                   help="attacker namespaces running tools side by side, one tool at a time each (--netns)")
+    r.add_argument("--seed", type=int, default=0, help="seed of the benign clients' choices (--netns)")
+    r.add_argument("--prefix", default="anx",
+                   help="namespace name prefix (two recordings at once need two prefixes; --netns)")
+    r.add_argument("--no-agents", action="store_true",
+                   help="no pipeline capture agent and subscriber beside tcpdump (--netns)")
     r.set_defaults(func=cmd_record)
     rep = sub.add_parser("report", help="leave each attack family out, test on it and on unseen clients")
     rep.add_argument("-o", "--out", required=True, help="directory for report.md, report.json and plots")
     rep.add_argument("--requests", help="request-level dataset (antinex-lab build writes requests.csv.gz)")
     rep.add_argument("--packets", help="packet-level dataset (antinex-lab build writes train.csv.gz)")
-    rep.add_argument("--holdout-clients", default="curl,httpie,chromium",
+    rep.add_argument("--holdout-clients", default="curl,httpie,browser",
                      help="benign client kinds never trained on: every fold's benign test rows")
     rep.add_argument("--seeds", default="7,1,2,3,42", help="train every detector once per seed")
     rep.add_argument("--epochs", type=int, help="override the detectors' epochs")

@@ -29,7 +29,7 @@ from antinex.pipeline.lab.detectors import (PACKET_TEXT_COLUMN, TEXT_COLUMN, Fix
 from antinex.pipeline.lab.protocol import Fold, make_folds, with_protocol_columns
 
 DEFAULT_SEEDS = (7, 1, 2, 3, 42)
-DEFAULT_HOLDOUT_CLIENTS = ("curl", "httpie", "chromium")
+DEFAULT_HOLDOUT_CLIENTS = ("curl", "httpie", "browser")  # pipeline/lab/clients.py CLIENT_KINDS
 # The targets (docs/dataset-lab.md): per request, on held-out families and unseen clients.
 TARGET_RECALL, TARGET_FPR, TARGET_TAMPER_RECALL, TARGET_CRS_MARGIN = 0.95, 0.001, 0.90, 0.10
 # Families whose payload sits in parameter values: the mutations rewrite those.

@@ -1,9 +1,8 @@
-"""Traffic generators: simulated users (normal) and real attack tools."""
+"""Simulated users: the lab's first benign traffic (scripted sessions with browser User-Agents
+against the notes app). The other benign clients are in ``clients.py``, the attack tools in ``tools.py``."""
 from __future__ import annotations
 
 import random
-import shutil
-import subprocess
 import time
 
 import requests
@@ -61,89 +60,6 @@ def normal_traffic(base: str, users: int, seconds: float, seed: int = 1) -> int:
     with cf.ThreadPoolExecutor(users) as pool:
         futs = [pool.submit(simulate_user, base, i % 10, until, random.Random(seed * 100 + i)) for i in range(users)]
         return sum(f.result() for f in futs)
-
-
-def tool_version(tool: str) -> str:
-    if not shutil.which(tool):
-        return "missing"
-    try:
-        out = subprocess.run(["dpkg-query", "-W", "-f=${Version}", tool], capture_output=True, text=True, timeout=10)
-        return out.stdout.strip() or "unknown"
-    except (OSError, subprocess.TimeoutExpired):
-        return "unknown"
-
-
-def attack_command(tool: str, host: str, port: int, workdir: str) -> list[str]:
-    """The command line of a real attack tool against the target."""
-    base = f"http://{host}:{port}"
-    if tool == "sqlmap":
-        return ["sqlmap", "-u", f"{base}/search?q=notes", "--batch", "--level", "3", "--risk", "2",
-                "--flush-session", "--output-dir", workdir, "--disable-coloring", "--threads", "2"]
-    if tool == "wfuzz":
-        wordlist = "/usr/share/wfuzz/wordlist/general/common.txt"
-        return ["wfuzz", "-c", "-z", f"file,{wordlist}", "--hc", "404", f"{base}/FUZZ"]
-    if tool == "wfuzz-sqli":
-        wordlist = "/usr/share/wfuzz/wordlist/Injections/SQL.txt"
-        return ["wfuzz", "-z", f"file,{wordlist}", f"{base}/search?q=FUZZ"]
-    if tool == "wfuzz-xss":
-        wordlist = "/usr/share/wfuzz/wordlist/Injections/XSS.txt"
-        return ["wfuzz", "-z", f"file,{wordlist}", f"{base}/search?q=FUZZ"]
-    if tool == "wfuzz-traversal":
-        wordlist = "/usr/share/wfuzz/wordlist/Injections/Traversal.txt"
-        return ["wfuzz", "-z", f"file,{wordlist}", f"{base}/items/FUZZ"]
-    if tool == "hydra":
-        # password guessing on the login form; stops at the first hit (secret1 is in the list)
-        wordlist = f"{workdir}/passwords.txt"
-        _password_list(wordlist)
-        return ["hydra", "-l", "user1", "-P", wordlist, "-s", str(port), "-t", "4", "-f", "-I", host,
-                "http-post-form", "/login:username=^USER^&password=^PASS^:F=invalid credentials"]
-    if tool == "slowhttptest":
-        # slowloris: many connections that send headers a few bytes at a time
-        return ["slowhttptest", "-H", "-c", "150", "-r", "50", "-i", "5", "-s", "8192", "-t", "GET",
-                "-u", f"{base}/", "-l", "3600", "-p", "3", "-x", "24"]
-    if tool == "nmap":
-        return ["nmap", "-n", "-Pn", "-sV", "-p", str(port), "--script", "http-enum,http-headers,http-methods,http-title",
-                host]
-    raise ValueError(f"unknown attack tool {tool!r}")
-
-
-ATTACK_TOOLS = ("sqlmap", "wfuzz", "wfuzz-sqli", "wfuzz-xss", "wfuzz-traversal", "nmap", "hydra", "slowhttptest")
-
-
-def _password_list(path: str) -> None:
-    """Common passwords from wfuzz's lists plus the real one, 60% of the way down."""
-    import os
-
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    words = []
-    common = "/usr/share/wfuzz/wordlist/general/common.txt"
-    if os.path.exists(common):
-        words = open(common).read().split()[:600]
-    words = words or [f"password{i}" for i in range(600)]
-    words.insert(int(len(words) * 0.6), "secret1")
-    with open(path, "w") as fh:
-        fh.write("\n".join(words) + "\n")
-
-
-def run_attack(tool: str, host: str, port: int, seconds: float, workdir: str, wrap=None) -> dict:
-    """Run one tool for at most ``seconds``; returns what ran (``wrap`` e.g. runs it in a namespace)."""
-    cmd = attack_command(tool, host, port, workdir)
-    if not shutil.which(cmd[0]):
-        raise FileNotFoundError(f"{cmd[0]} is not installed (apt-get install {cmd[0]})")
-    started = time.time()
-    proc = subprocess.Popen(wrap(cmd) if wrap else cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        code = proc.wait(timeout=seconds)
-    except subprocess.TimeoutExpired:
-        import os
-        import signal
-
-        os.killpg(proc.pid, signal.SIGKILL)  # the tool and whatever it forked
-        proc.wait()
-        code = "timeout"
-    return {"tool": tool, "command": cmd, "exit": code, "started": started, "ended": time.time(),
-            "seconds": round(time.time() - started, 1), "version": tool_version(tool.split("-")[0])}
 
 
 def main(argv: list[str] | None = None) -> int:

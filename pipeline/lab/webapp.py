@@ -29,6 +29,14 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 PAGE = "<!doctype html><html><head><title>{title}</title><link rel=stylesheet href=/static/app.css></head><body><h1>{title}</h1>{body}</body></html>"
 CSS = b"body{font-family:sans-serif;margin:2em}"
 FRAMEWORKS = ("wsgi", "flask", "drf")
+# the pages' forms, so a browser has something to fill in and submit
+SEARCH_FORM = "<form action=/search><input name=q><button>Search</button></form>"
+HOME = "<a href=/items>items</a> <a href=/search>search</a> <a href=/login>login</a>" + SEARCH_FORM
+LOGIN_FORM = ("<form method=post action=/login><input name=username><input name=password type=password>"
+              "<button type=submit>Log in</button></form>")
+ITEM_FORMS = (SEARCH_FORM + "<form method=post action=/items><input name=title><textarea name=body></textarea>"
+              "<button type=submit>Add</button></form><form method=post action=/upload enctype=multipart/form-data>"
+              "<input type=file name=file><button type=submit>Upload</button></form>")
 
 
 def page(title: str, body: str) -> str:
@@ -133,8 +141,8 @@ class NotesApp:
                 sid = self.store.login(q(form, "username"), q(form, "password"))
                 if sid:
                     return "302 Found", [("Location", "/items"), ("Set-Cookie", f"sid={sid}; HttpOnly")], b""
-                return self._html("Login", "<p>invalid credentials</p>", "401 Unauthorized")
-            return self._html("Login", "<form method=post><input name=username><input name=password type=password></form>")
+                return self._html("Login", "<p>invalid credentials</p>" + LOGIN_FORM)
+            return self._html("Login", LOGIN_FORM)
         if path == "/search":
             term = q(query, "q")
             return self._html(f"Search: {term[:40]}", item_list(self.store.search(term)))
@@ -154,13 +162,13 @@ class NotesApp:
                     return self._html("Forbidden", "log in first", "403 Forbidden")
                 self.store.create(user, q(form, "title"), q(form, "body"))
                 return "302 Found", [("Location", "/items")], b""
-            return self._html("Items", item_list(self.store.recent()))
+            return self._html("Items", item_list(self.store.recent()) + ITEM_FORMS)
         if path == "/upload" and method == "POST":
             if not user:
                 return self._html("Forbidden", "log in first", "403 Forbidden")
             return self._html("Uploaded", f"<p>{len(body)} bytes</p>", "201 Created")
         if path == "/":
-            return self._html("Notes", "<a href=/items>items</a> <a href=/search>search</a> <a href=/login>login</a>")
+            return self._html("Notes", HOME)
         return self._html("Not found", "", "404 Not Found")
 
 
@@ -178,7 +186,7 @@ def flask_app(store: NotesStore | None = None):
 
     @app.get("/")
     def index():
-        return page("Notes", "<a href=/items>items</a> <a href=/search>search</a> <a href=/login>login</a>")
+        return page("Notes", HOME)
 
     @app.get("/static/app.css")
     def css():
@@ -191,8 +199,8 @@ def flask_app(store: NotesStore | None = None):
             if sid:
                 session["sid"] = sid
                 return redirect("/items")
-            return page("Login", "<p>invalid credentials</p>"), 401
-        return page("Login", "<form method=post><input name=username><input name=password type=password></form>")
+            return page("Login", "<p>invalid credentials</p>" + LOGIN_FORM)
+        return page("Login", LOGIN_FORM)
 
     @app.get("/search")
     def search():
@@ -216,7 +224,7 @@ def flask_app(store: NotesStore | None = None):
                 return page("Forbidden", "log in first"), 403
             store.create(user, request.form.get("title", ""), request.form.get("body", ""))
             return redirect("/items")
-        return page("Items", item_list(store.recent()))
+        return page("Items", item_list(store.recent()) + ITEM_FORMS)
 
     @app.post("/upload")
     def upload():
@@ -260,7 +268,7 @@ def drf_app(store: NotesStore | None = None):
     forms = parser_classes([FormParser, MultiPartParser, JSONParser])
 
     def index(request):
-        return html_page("Notes", "<a href=/items>items</a> <a href=/search>search</a> <a href=/login>login</a>")
+        return html_page("Notes", HOME)
 
     def css(request):
         return HttpResponse(CSS, content_type="text/css")
@@ -274,8 +282,8 @@ def drf_app(store: NotesStore | None = None):
                 resp = HttpResponseRedirect("/items")
                 resp.set_cookie("sessionid", sid, httponly=True)
                 return resp
-            return html_page("Login", "<p>invalid credentials</p>", 401)
-        return html_page("Login", "<form method=post><input name=username><input name=password type=password></form>")
+            return html_page("Login", "<p>invalid credentials</p>" + LOGIN_FORM)
+        return html_page("Login", LOGIN_FORM)
 
     def search(request):
         term = request.GET.get("q", "")
@@ -299,7 +307,7 @@ def drf_app(store: NotesStore | None = None):
                 return html_page("Forbidden", "log in first", 403)
             store.create(user, str(request.data.get("title", "")), str(request.data.get("body", "")))
             return HttpResponseRedirect("/items")
-        return html_page("Items", item_list(store.recent()))
+        return html_page("Items", item_list(store.recent()) + ITEM_FORMS)
 
     @api_view(["POST"])
     @forms
@@ -328,12 +336,25 @@ def make_app(framework: str, store: NotesStore | None = None):
     raise ValueError(f"unknown framework {framework!r} (one of {', '.join(FRAMEWORKS)})")
 
 
-def serve(host: str, port: int, framework: str = "wsgi") -> tuple[WSGIServer, threading.Thread]:
-    """Start one front end in a background thread; returns the server (call shutdown())."""
-    server = make_server(host, port, make_app(framework), server_class=_Threading, handler_class=_Quiet)
+def serve_app(host: str, port: int, app) -> tuple[WSGIServer, threading.Thread]:
+    """Serve any WSGI ``app`` from a threading server in a background thread (call shutdown())."""
+    server = make_server(host, port, app, server_class=_Threading, handler_class=_Quiet)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     return server, thread
+
+
+def serve(host: str, port: int, framework: str = "wsgi") -> tuple[WSGIServer, threading.Thread]:
+    """Start one front end of the notes app in a background thread; returns the server (call shutdown())."""
+    return serve_app(host, port, make_app(framework))
+
+
+def wait_for_signal() -> None:
+    """Block until SIGTERM or SIGINT (the recorder stops its targets with SIGTERM)."""
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -347,10 +368,7 @@ def main(argv: list[str] | None = None) -> int:
     if not servers:
         ap.error("give at least one of --wsgi, --flask, --drf")
     print("serving " + ", ".join(f"{fw}:{getattr(args, fw)}" for fw in FRAMEWORKS if getattr(args, fw)), flush=True)
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    stop.wait()
+    wait_for_signal()
     for s in servers:
         s.shutdown()
     return 0
