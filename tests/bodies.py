@@ -102,11 +102,12 @@ class OriginalData:
                                        ("cleaned_spy_metadata.json", STOCK_FEATURES, "close")):
             (root / name).write_text(json.dumps({"features_to_process": list(features),
                                                  "feature_to_predict": target, "ignore_features": []}))
-        for kind, port in (("attack", 8080), ("normal", 80)):
+        # recordings labelled as the lab records them (the original drew random labels: set_if_above)
+        for kind, port, label in (("attack", 8080, 1), ("normal", 80, 0)):
             (root / "recordings" / kind).mkdir(parents=True, exist_ok=True)
             (root / "recordings" / kind / f"{kind}.csv").write_text(
-                "idx,ip_len,tcp_dport,ip_src,src_file\n" + "".join(f"{i},{60 + i},{port},10.0.0.{i % 9},x\n"
-                                                                    for i in range(12)))
+                "idx,ip_len,tcp_dport,ip_src,src_file,label_value\n" +
+                "".join(f"{i},{60 + i},{port},10.0.0.{i % 9},x,{label}\n" for i in range(12)))
 
     def rows(self, features, n: int = 2, with_index: bool = True) -> list[dict]:
         """The last ``n`` rows, as the original's convert_bottom_rows_to_json.py printed them."""
