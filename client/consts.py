@@ -15,10 +15,10 @@ from antinex.utils.consts import DISABLED, ERROR, FAILED, NOT_SET, SUCCESS, Resu
 __all__ = ["SUCCESS", "FAILED", "ERROR", "NOT_SET", "DISABLED", "Result", "LOGIN_SUCCESS", "LOGIN_FAILED",
            "LOGIN_NOT_ATTEMPTED", "setting", "ev", "env_url", "env_user", "env_password", "env_email"]
 
-# the login state of an AIClient (the original client's values)
-LOGIN_SUCCESS = Result.SUCCESS
-LOGIN_FAILED = Result.ERR
-LOGIN_NOT_ATTEMPTED = Result.NOT_SET
+# the login state of an AIClient: the published client's own values (not result codes: 1 is "not attempted")
+LOGIN_SUCCESS = 0
+LOGIN_NOT_ATTEMPTED = 1
+LOGIN_FAILED = 2
 
 
 def setting(name: str):
