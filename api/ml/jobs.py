@@ -20,6 +20,7 @@ from django.utils import timezone
 from rest_framework import status
 from rest_framework.exceptions import APIException
 
+from antinex.api.ml.errors import error_body
 from antinex.api.ml.models import DONE, MLJob, MLJobResult, MLPrepare
 from antinex.utils.consts import Status
 from antinex.utils.jobcontrol import CancelFlags
@@ -38,7 +39,7 @@ class QuotaExceeded(APIException):
     wait = 2  # DRF's handler turns it into Retry-After: the client may try again then
 
     def __init__(self, reason: str):
-        super().__init__({"error": f"quota: {reason}", "field": "quota", "reason": reason})
+        super().__init__(error_body("quota", reason))
 
 
 def data_space(user_id: int) -> DataSpace:

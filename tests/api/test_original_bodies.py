@@ -25,9 +25,9 @@ TOO_FEW_ROWS = {"readme-predict-demo-1.json": "needs at least 4 rows"}
 
 
 @pytest.fixture(scope="module")
-def carol(stack):
-    stack.create_user("carol", "carol-pass-1", "carol@example.com")
-    return stack.client("carol", "carol-pass-1")
+def olga(stack):
+    stack.create_user("olga", "olga-pass-1", "olga@example.com")
+    return stack.client("olga", "olga-pass-1")
 
 
 @pytest.fixture(scope="module")
@@ -36,11 +36,11 @@ def data(stack):
 
 
 @pytest.mark.timeout(1500)
-def test_every_original_ml_body_is_accepted_and_runs(stack, carol, data):
+def test_every_original_ml_body_is_accepted_and_runs(stack, olga, data):
     bodies = original_ml_bodies(data, path=str)  # plain file names: found in the shared datasets
     models = {}
     for name, body in bodies.items():
-        r = carol.post(f"{stack.url}/ml/", json=body)
+        r = olga.post(f"{stack.url}/ml/", json=body)
         assert r.status_code == 201, (name, r.text)
         answer = r.json()
         expected = {"image_file": BY_NAME["image_file"].meaning} if "image_file" in body else None
@@ -48,7 +48,7 @@ def test_every_original_ml_body_is_accepted_and_runs(stack, carol, data):
         manifest = answer["job"]["predict_manifest"]
         assert manifest["job_id"] == answer["job"]["id"] and manifest["use_model_name"] == body.get("label",
                                                                                                    "no-label-set")
-        result = stack.wait_for_result(carol, answer["results"]["id"], timeout=300)
+        result = stack.wait_for_result(olga, answer["results"]["id"], timeout=300)
         if name in TOO_FEW_ROWS:
             assert result["status"] == "error" and TOO_FEW_ROWS[name] in result["error_data"]["error"], result
             continue
@@ -61,7 +61,7 @@ def test_every_original_ml_body_is_accepted_and_runs(stack, carol, data):
                 assert predictions["model_source"] == "store", (name, predictions)
         else:
             models[label] = result["id"]
-        job = carol.get(f"{stack.url}/ml/{answer['job']['id']}/").json()
+        job = olga.get(f"{stack.url}/ml/{answer['job']['id']}/").json()
         for field in ("title", "ds_name", "algo_name"):
             if body.get(field):
                 assert job[field] == body[field], (name, field)
@@ -73,14 +73,14 @@ def test_every_original_ml_body_is_accepted_and_runs(stack, carol, data):
             "scaler-close-regression"} <= set(models)
 
 
-def test_every_original_prepare_body_is_accepted_and_runs(stack, carol, data):
+def test_every_original_prepare_body_is_accepted_and_runs(stack, olga, data):
     for name, body in original_prepare_bodies().items():
-        r = carol.post(f"{stack.url}/mlprepare/", json=body)
+        r = olga.post(f"{stack.url}/mlprepare/", json=body)
         assert r.status_code == 201, (name, r.text)
         prep_id = r.json()["id"]
         deadline = time.time() + 90
         while time.time() < deadline:
-            prep = carol.get(f"{stack.url}/mlprepare/{prep_id}/").json()
+            prep = olga.get(f"{stack.url}/mlprepare/{prep_id}/").json()
             if prep["status"] in ("finished", "error"):
                 break
             time.sleep(0.3)
@@ -101,12 +101,12 @@ def test_every_original_prepare_body_is_accepted_and_runs(stack, carol, data):
      "model_desc.layers[0].num_neuron", "num_neurons"),
     ("mlprepare", {"ds_glob_path": "recordings/*/*.csv", "output_dirs": "x"}, "output_dirs", "output_dir"),
 ])
-def test_misspelt_fields_are_refused_naming_the_closest(stack, carol, data, endpoint, body, field, closest):
-    before = carol.get(f"{stack.url}/{endpoint}/").json()["count"]
-    r = carol.post(f"{stack.url}/{endpoint}/", json=body)
+def test_misspelt_fields_are_refused_naming_the_closest(stack, olga, data, endpoint, body, field, closest):
+    before = olga.get(f"{stack.url}/{endpoint}/").json()["count"]
+    r = olga.post(f"{stack.url}/{endpoint}/", json=body)
     assert r.status_code == 400, r.text
     assert r.json()["field"] == field and f"did you mean {closest!r}?" in r.json()["reason"], r.text
-    assert carol.get(f"{stack.url}/{endpoint}/").json()["count"] == before  # nothing recorded
+    assert olga.get(f"{stack.url}/{endpoint}/").json()["count"] == before  # nothing recorded
 
 
 def test_swagger_lists_the_declared_fields(stack):
