@@ -11,11 +11,13 @@ same way in ``utils/limits.py``.
 A setting has one meaning. Older names stay readable as **aliases** (read
 when the setting itself is unset). ``BROKER_URL`` is the one name the
 original used for two brokers, each process its own: it is an alias of
-``ANTINEX_API_BROKER_URL`` in the API and of ``ANTINEX_CORE_BROKER_URL`` in
-the core only, and because the ``celery`` command line takes its broker from
-``BROKER_URL`` too, a ``BROKER_URL`` that disagrees with the broker setting
-of the process is an error instead of a worker silently consuming another
-broker's queues.
+``ANTINEX_API_BROKER_URL`` in the API (where the two must agree) and the last
+fallback of ``ANTINEX_CORE_BROKER_URL`` in the core. Because the ``celery``
+command line takes its broker from ``BROKER_URL``, a core *worker* whose
+``BROKER_URL`` names another broker than its setting refuses to start
+(``core/settings.py: check_worker_broker``) instead of silently consuming
+another broker's queues; the core's management commands run in the API's
+environment (where ``BROKER_URL`` is the API broker) as they are.
 
 Adding a setting is one ``Setting(...)`` entry here, then reading it with
 ``value("NAME", part)`` where it is used, then regenerating the docs.
@@ -59,8 +61,8 @@ class Setting:
     meaning: str
     parts: tuple[str, ...]
     aliases: tuple[str, ...] = ()  # older names, read when this one is unset (in this order)
-    part_aliases: tuple[tuple[str, str], ...] = ()  # (part, name): an alias in one part only
-    must_agree: bool = False  # the name and its aliases, when several are set, must hold one value
+    part_aliases: tuple[tuple[str, str], ...] = ()  # (part, name): a last fallback in one part only
+    must_agree: bool = False  # the name and its aliases (not the part aliases), when several are set, agree
     minimum: float | None = None
     choices: tuple[str, ...] = ()
     secret: bool = False  # never printed
@@ -252,10 +254,10 @@ def value(name: str, part: str = "", *, environ: Mapping[str, str] | None = None
     env = os.environ if environ is None else environ
     setting = BY_NAME[name]
     given = [(n, env[n]) for n in setting.names(part) if env.get(n, "").strip()]
-    if setting.must_agree and len({raw.strip() for _, raw in given}) > 1:
-        listed = ", ".join(f"{n}={raw!r}" for n, raw in given)
-        raise SettingError(f"{listed} disagree: they all name {setting.meaning.split(':')[0]}; set one of them "
-                           f"(the celery command line takes its broker from BROKER_URL)")
+    agreeing = [(n, raw) for n, raw in given if n in (setting.name, *setting.aliases)]
+    if setting.must_agree and len({raw.strip() for _, raw in agreeing}) > 1:
+        listed = ", ".join(f"{n}={raw!r}" for n, raw in agreeing)
+        raise SettingError(f"{listed} disagree: they all name {setting.meaning.split(':')[0]}; set one of them")
     if given:
         return setting.convert(*given[0])
     default = setting.default

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import logging
 from pathlib import Path
 from typing import Any, Optional
 
@@ -30,6 +31,7 @@ __all__ = ["MLRequest", "RequestError", "parse_request", "require_data", "check_
            "confine_path", "parse_label_rules", "count_parameters", "LEAKING_COLUMNS", "ML_TYPES", "LAYER_TYPES",
            "ACTIVATIONS", "INITIALIZERS", "LOSSES", "OPTIMIZERS", "METRIC_NAMES", "DEFAULT_HISTORIES"]
 
+log = logging.getLogger(__name__)
 _ANNOTATIONS = {bool: bool, int: int, float: float, str: str, list: list[str], dict: dict, Path: Optional[Path],
                 "rows": Optional[list[dict]]}
 
@@ -122,6 +124,8 @@ def parse_request(body: dict | MLRequest, *, datasets_dirs=None, limits: Limits 
     values, extra, ignored = read_fields(BY_NAME, merged, Context(datasets_dirs=datasets_dirs, limits=limits))
     req = MLRequest(**values, extra=extra, ignored=ignored)
     _check_together(req)
+    for name, why in ignored.items():  # said wherever the request is read: the API's answer, the CLI, the core
+        log.warning("request %r: %s has no effect here: %s", req.label, name, why)
     return req
 
 

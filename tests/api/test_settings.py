@@ -100,15 +100,30 @@ def test_each_broker_has_one_name_and_the_originals_still_work():
     assert api["broker"] == "redis://h:1/9" and api["core"] == "redis://h:1/6"
     assert values("core", BROKER_URL="redis://h:1/6")["broker"] == "redis://h:1/6"  # the original core's name
     assert values("core", ANTINEX_AUTH_URL="redis://h:1/6")["broker"] == "redis://h:1/6"
-    # the env file every service shares: BROKER_URL is the API broker, which is not the core's broker
+    # the env file every service shares: BROKER_URL is the API broker, which is not the core's broker;
+    # the core's own names win (antinex-core models ... runs in that environment)
     shared = {"BROKER_URL": "redis://h:1/9", "ANTINEX_CORE_BROKER_URL": "redis://h:1/6"}
-    assert values("api", **shared)["core"] == "redis://h:1/6"
+    assert values("api", **shared)["core"] == values("core", **shared)["broker"] == "redis://h:1/6"
+
+
+def test_a_core_worker_on_another_broker_than_the_cores_refuses_to_start(tmp_path):
+    """The celery command line takes its broker from BROKER_URL: a core worker started in the API's environment
+    would wait on queues nothing is sent to. It stops, naming both."""
+    from conftest import redis_url
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTINEX_", "BROKER_URL", "CELERY_"))}
+    env.update(BROKER_URL=redis_url("api"), ANTINEX_CORE_BROKER_URL=redis_url("api_core"))
+    proc = subprocess.run([str(Path(sys.executable).parent / "celery"), "-A", "antinex.core.celery_app", "worker",
+                           "--pool", "solo", "-Q", "unit.nothing", "--without-gossip", "--without-mingle"],
+                          capture_output=True, text=True, env=env, timeout=180, cwd=tmp_path)
+    assert proc.returncode != 0
+    assert "BROKER_URL" in proc.stderr and "ANTINEX_CORE_BROKER_URL" in proc.stderr and redis_url("api") in \
+        proc.stderr, proc.stderr[-2000:]
 
 
 @pytest.mark.parametrize("part,env,names", [
-    # the celery command line would take BROKER_URL: a core on the API's broker consumes nothing
-    ("core", {"BROKER_URL": "redis://h:1/9", "ANTINEX_CORE_BROKER_URL": "redis://h:1/6"},
-     ("ANTINEX_CORE_BROKER_URL", "BROKER_URL")),
+    ("core", {"ANTINEX_AUTH_URL": "redis://h:1/5", "ANTINEX_CORE_BROKER_URL": "redis://h:1/6"},
+     ("ANTINEX_CORE_BROKER_URL", "ANTINEX_AUTH_URL")),
     ("api", {"BROKER_URL": "redis://h:1/9", "ANTINEX_API_BROKER_URL": "redis://h:1/10"},
      ("ANTINEX_API_BROKER_URL", "BROKER_URL")),
     ("api", {"ANTINEX_AUTH_URL": "redis://h:1/5", "ANTINEX_CORE_BROKER_URL": "redis://h:1/6"},
