@@ -70,7 +70,7 @@ def limit_of(ctx: Context, attr: str) -> tuple[int | float | None, str]:
 @dataclass(frozen=True)
 class Field:
     """One request field. ``type`` is bool, int, float, str, list (of names), dict (a JSON object, or a
-    string holding one), Path (a file the caller may read), ``"rows"`` or ``"any"`` (kept as sent)."""
+    string holding one), Path (a file the caller may read), ``"rows"`` or ``typing.Any`` (kept as sent)."""
 
     name: str
     type: Any
@@ -91,6 +91,14 @@ class Field:
         """Kept on the parsed request (``MLRequest.<name>``); server and legacy fields are not."""
         return self.role in ("request", "record") or (self.role == "server" and self.type is not Any)
 
+    def bound(self, ctx: Context) -> tuple[float | None, str]:
+        """The largest value (of a number; entries of a list or rows) allowed, and the environment variable
+        that set it: the field's own maximum or the server's limit, whichever is smaller."""
+        server, env = limit_of(ctx, self.limit)
+        if server is None or (self.maximum is not None and self.maximum < server):
+            return self.maximum, ""
+        return server, env
+
     def parse(self, value: Any, ctx: Context) -> Any:
         """The typed value of ``value`` (already known not to be empty, unless ``read_empty``)."""
         if self.read is not None:
@@ -98,11 +106,9 @@ class Field:
         if self.type is bool:
             return as_bool(self.name, value)
         if self.type is int:
-            bound, env = limit_of(ctx, self.limit)
-            maximum = min(x for x in (bound, self.maximum) if x is not None) \
-                if bound is not None or self.maximum is not None else None
+            maximum, env = self.bound(ctx)
             return as_int(self.name, value, None if self.minimum is None else int(self.minimum),
-                          None if maximum is None else int(maximum), env if maximum == bound else "")
+                          None if maximum is None else int(maximum), env)
         if self.type is float:
             number = as_float(self.name, value)
             if self.minimum is not None and number < self.minimum:
@@ -114,9 +120,7 @@ class Field:
             text = as_str(self.name, value)
             return one_of(self.name, text, self.choices) if self.choices else text
         if self.type is list:
-            bound, _ = limit_of(ctx, self.limit)
-            bound = min(x for x in (bound, self.maximum) if x is not None) \
-                if bound is not None or self.maximum is not None else None
+            bound, _ = self.bound(ctx)
             names = as_str_list(self.name, value, None if bound is None else int(bound))
             return [one_of(self.name, n, self.choices) for n in names] if self.choices else names
         if self.type is dict:
@@ -125,7 +129,7 @@ class Field:
             return confine_path(self.name, value, ctx.datasets_dirs)
         if self.type == "rows":
             rows = as_rows(self.name, value)
-            bound, env = limit_of(ctx, self.limit)
+            bound, env = self.bound(ctx)
             if bound is not None and len(rows) > bound:
                 raise RequestError(self.name, f"has {len(rows):,} rows; the server's limit is {bound:,} per "
                                               f"request ({env}): send them in several requests")
