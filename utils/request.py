@@ -80,7 +80,9 @@ class _RequestMethods:
 
 
 def _default(value: Any):
-    return dataclasses.field(default_factory=lambda: copy.deepcopy(value))
+    if isinstance(value, (list, dict)):  # each request its own copy (the declared defaults hold names only)
+        return dataclasses.field(default_factory=lambda: copy.copy(value))
+    return dataclasses.field(default=value)
 
 
 MLRequest = dataclasses.make_dataclass(

@@ -59,12 +59,14 @@ class Context:
 Reader = Callable[[str, Any, Context], Any]
 
 
+_LIMIT_ENV = {f.name: f.metadata["env"] for f in dataclasses.fields(Limits)}
+
+
 def limit_of(ctx: Context, attr: str) -> tuple[int | float | None, str]:
     """(value, environment variable) of one of the server's bounds, or (None, "") offline."""
     if not attr or ctx.limits is None:
         return None, ""
-    env = next(f.metadata["env"] for f in dataclasses.fields(Limits) if f.name == attr)
-    return getattr(ctx.limits, attr), env
+    return getattr(ctx.limits, attr), _LIMIT_ENV[attr]
 
 
 @dataclass(frozen=True)
@@ -149,7 +151,7 @@ class Field:
         if self.minimum is not None:
             bounds.append(f"≥ {self.minimum:g}")
         if self.limit:
-            bounds.append(f"≤ {next(f.metadata['env'] for f in dataclasses.fields(Limits) if f.name == self.limit)}")
+            bounds.append(f"≤ {_LIMIT_ENV[self.limit]}")
         return text + (f" ({', '.join(bounds)})" if bounds else "")
 
     def default_text(self) -> str:
