@@ -64,7 +64,7 @@ class OriginalData:
     ``v1_django_cleaned.csv``: the 67 columns of the full Django model plus
     ``label_value`` (1: an attack on port 8080); ``stock.csv``: SPY-like
     prices; ``cleaned_*_metadata.json``: the prepare step's metadata of the
-    legacy ``csv_file``/``meta_file`` bodies; ``recordings/*/*.csv`` for
+    legacy ``csv_file``/``meta_file`` bodies; ``original-recordings/*/*.csv`` for
     the prepare bodies.
     """
 
@@ -104,8 +104,8 @@ class OriginalData:
                                                  "feature_to_predict": target, "ignore_features": []}))
         # recordings labelled as the lab records them (the original drew random labels: set_if_above)
         for kind, port, label in (("attack", 8080, 1), ("normal", 80, 0)):
-            (root / "recordings" / kind).mkdir(parents=True, exist_ok=True)
-            (root / "recordings" / kind / f"{kind}.csv").write_text(
+            (root / "original-recordings" / kind).mkdir(parents=True, exist_ok=True)
+            (root / "original-recordings" / kind / f"{kind}.csv").write_text(
                 "idx,ip_len,tcp_dport,ip_src,src_file,label_value\n" +
                 "".join(f"{i},{60 + i},{port},10.0.0.{i % 9},x,{label}\n" for i in range(12)))
 
@@ -215,27 +215,29 @@ def original_core_message(body: dict) -> dict:
 
 def original_prepare_bodies() -> dict[str, dict]:
     """Every ``POST /mlprepare/`` body of the original; outputs relative to the caller's folder (the
-    original wrote to /tmp/, which a server now refuses), inputs in ``recordings/`` of the shared data."""
+    original wrote to /tmp/, which a server now refuses), inputs in ``original-recordings/`` of the shared data."""
     drop = ["src_file", "raw_id", "raw_load", "raw_hex_load", "raw_hex_field_load", "pad_load", "eth_dst", "eth_src",
             "ip_dst", "ip_src"]
     return {
         "prepare-new-dataset.json": {
             "title": "Prepare new Dataset from recordings", "desc": "", "ds_name": "new_recording",
             "full_file": "prep/fulldata_attack_scans.csv", "clean_file": "prep/cleaned_attack_scans.csv",
-            "meta_suffix": "metadata.json", "output_dir": "prep/", "ds_dir": "recordings",
-            "ds_glob_path": "recordings/*/*.csv", "pipeline_files": {"attack_files": []},
+            "meta_suffix": "metadata.json", "output_dir": "prep/", "ds_dir": "original-recordings",
+            "ds_glob_path": "original-recordings/*/*.csv", "pipeline_files": {"attack_files": []},
             "meta_data": {"apply_scaler": True}, "post_proc": {"drop_columns": drop, "predict_feature": "label_name"},
             "label_rules": SIMULATED_LABEL_RULES, "version": 1},
         "stocks/spy.json": {
             "title": "Prepare SPY dataset", "desc": "", "ds_name": "SPY Analysis", "full_file": "spy/full_spy.csv",
             "clean_file": "spy/cleaned_spy.csv", "meta_suffix": "spy_metadata.json", "output_dir": "spy/",
-            "ds_dir": "recordings", "ds_glob_path": "recordings/*/*.csv", "pipeline_files": "", "meta_data": "{}",
+            "ds_dir": "original-recordings", "ds_glob_path": "original-recordings/*/*.csv", "pipeline_files": "",
+            "meta_data": "{}",
             "post_proc": '{ "drop_columns": [ "src_file", "ticker", "date", "exp_date" ] }', "version": 1},
         "simulations/user1/prepare1.json": {
             "title": "Prepare User 1 Dataset from recordings", "desc": "", "ds_name": "new_recording",
             "full_file": "sim/1_full_user1.csv", "clean_file": "sim/1_clean_user1.csv",
-            "meta_suffix": "1_user1_metadata.json", "output_dir": "sim/", "ds_dir": "recordings",
-            "ds_glob_path": "recordings/*/*.csv", "pipeline_files": '{"attack_files": []}', "meta_data": "{}",
+            "meta_suffix": "1_user1_metadata.json", "output_dir": "sim/", "ds_dir": "original-recordings",
+            "ds_glob_path": "original-recordings/*/*.csv", "pipeline_files": '{"attack_files": []}',
+            "meta_data": "{}",
             "post_proc": '{ "drop_columns": ["src_file", "raw_id", "raw_load", "raw_hex_load", '
                          '"raw_hex_field_load", "pad_load", "eth_dst", "eth_src", "ip_dst", "ip_src" ], '
                          '"predict_feature": "label_name" }',

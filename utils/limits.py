@@ -26,14 +26,16 @@ class Limits:
     max_batch_size: int = _limit("ANTINEX_MAX_BATCH_SIZE", 65536, "`batch_size`: rows per training batch")
     max_layers: int = _limit("ANTINEX_MAX_LAYERS", 64, "layers in `model_desc`")
     max_layer_units: int = _limit("ANTINEX_MAX_LAYER_UNITS", 4096, "`num_neurons` of one layer")
-    max_parameters: int = _limit("ANTINEX_MAX_PARAMETERS", 5_000_000, "weights of the whole network, counted on the request's number of inputs")
+    max_parameters: int = _limit("ANTINEX_MAX_PARAMETERS", 5_000_000,
+                                 "weights of the whole network, counted on the request's number of inputs")
     max_features: int = _limit("ANTINEX_MAX_FEATURES", 5000, "columns in `features_to_process` (and "
                                                             "`ignore_features`, `sort_values`)")
     max_labels: int = _limit("ANTINEX_MAX_LABELS", 1000, "entries of any list in `label_rules`")
-    max_num_splits: int = _limit("ANTINEX_MAX_NUM_SPLITS", 50, "`num_splits`; with `cross_validate`, also at most the training rows (of the "
-                                                            "smallest class)")
+    max_num_splits: int = _limit("ANTINEX_MAX_NUM_SPLITS", 50, "`num_splits`; with `cross_validate`, also at most "
+                                                              "the training rows (of the smallest class)")
     max_seed: int = _limit("ANTINEX_MAX_SEED", 2**32 - 1, "`seed` (NumPy's own limit)")
-    max_predict_rows: int = _limit("ANTINEX_MAX_PREDICT_ROWS", 200_000, "rows in `predict_rows` (send more in several requests)")
+    max_predict_rows: int = _limit("ANTINEX_MAX_PREDICT_ROWS", 200_000,
+                                   "rows in `predict_rows` (send more in several requests)")
     max_records: int = _limit("ANTINEX_MAX_RECORDS", 100_000, "`max_records`: predictions returned and "
                                                              "stored per job (never cut silently after the POST)")
     max_job_rows: int = _limit("ANTINEX_MAX_JOB_ROWS", 2_000_000, "rows of a job's `dataset` (or `csv_file`)")

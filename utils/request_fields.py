@@ -222,8 +222,9 @@ def parse_label_rules(value: Any, limits: Limits | None) -> dict:
     if limits:
         for key, entries in rules.items():
             if isinstance(entries, (list, dict)) and len(entries) > limits.max_labels:
-                raise RequestError(f"label_rules.{str(key)[:40]}", f"has {len(entries):,} entries; the server's "
-                                                                   f"limit is {limits.max_labels:,} (ANTINEX_MAX_LABELS)")
+                raise RequestError(f"label_rules.{str(key)[:40]}",
+                                   f"has {len(entries):,} entries; the server's limit is {limits.max_labels:,} "
+                                   "(ANTINEX_MAX_LABELS)")
     labels, values = rules.get("labels"), rules.get("label_values")
     if labels is None and values is None:
         return rules

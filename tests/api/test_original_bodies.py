@@ -86,8 +86,8 @@ def test_every_original_prepare_body_is_accepted_and_runs(stack, olga, data):
             time.sleep(0.3)
         assert prep["status"] == "finished", (name, prep["error_data"])
         assert prep["clean_file"] == body["clean_file"] and prep["title"] == body["title"]
-        assert sorted(prep["pipeline_files"]["files"]) == ["recordings/attack/attack.csv",
-                                                          "recordings/normal/normal.csv"], prep
+        assert sorted(prep["pipeline_files"]["files"]) == ["original-recordings/attack/attack.csv",
+                                                          "original-recordings/normal/normal.csv"], prep
 
 
 @pytest.mark.parametrize("endpoint,body,field,closest", [
@@ -99,7 +99,7 @@ def test_every_original_prepare_body_is_accepted_and_runs(stack, olga, data):
      "epochs"),
     ("ml", {"label": "typo", "dataset": "stock.csv", "model_desc": {"layers": [{"num_neuron": 1}]}},
      "model_desc.layers[0].num_neuron", "num_neurons"),
-    ("mlprepare", {"ds_glob_path": "recordings/*/*.csv", "output_dirs": "x"}, "output_dirs", "output_dir"),
+    ("mlprepare", {"ds_glob_path": "original-recordings/*/*.csv", "output_dirs": "x"}, "output_dirs", "output_dir"),
 ])
 def test_misspelt_fields_are_refused_naming_the_closest(stack, olga, data, endpoint, body, field, closest):
     before = olga.get(f"{stack.url}/{endpoint}/").json()["count"]
