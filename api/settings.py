@@ -1,11 +1,11 @@
-"""Django settings, all from the environment (see docs/operations.md).
+"""Django settings, all from the environment: every variable is declared once in utils/config.py
+(type, default, meaning; docs/settings.md lists them).
 
 Development (the default) runs anywhere; ``DJANGO_CONFIGURATION=Production``
 refuses to start with the development secret key or with DEBUG on.
 """
 from __future__ import annotations
 
-import os
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -13,27 +13,28 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from antinex.utils.userdata import datasets_dirs_from_env, users_root_from_env
-from antinex.utils.consts import API_QUEUE, DEFAULT_API_BROKER_URL, DEFAULT_CORE_BROKER_URL, RESULTS_TASK_NAME
+from antinex.utils import config
+from antinex.utils.consts import API_QUEUE, RESULTS_TASK_NAME
 
 
-def env_bool(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    if value is None or value == "":
-        return default
-    return value.strip().lower() in ("1", "true", "yes", "on")
+def setting(name: str):
+    """A setting as the API reads it (declared once in utils/config.py, with its default and meaning)."""
+    try:
+        return config.value(name, "api")
+    except config.SettingError as exc:
+        raise ImproperlyConfigured(str(exc)) from None
 
 
 BASE_DIR = Path(__file__).resolve().parent
 REPO_DIR = BASE_DIR.parent
-CONFIGURATION = os.environ.get("DJANGO_CONFIGURATION", "Development")
+CONFIGURATION = setting("DJANGO_CONFIGURATION")
 DEV_SECRET_KEY = "antinex-development-key-do-not-use-in-production"
 # the key itself, or a file holding it (run-all.sh keeps one under var/secrets/)
-SECRET_KEY_FILE = os.environ.get("DJANGO_SECRET_KEY_FILE", "")
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or (
-    Path(SECRET_KEY_FILE).read_text().strip() if SECRET_KEY_FILE else DEV_SECRET_KEY)
-DEBUG = env_bool("DJANGO_DEBUG", CONFIGURATION == "Development")
-ALLOWED_HOSTS = [h for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "*").split(",") if h]
+SECRET_KEY_FILE = setting("DJANGO_SECRET_KEY_FILE")
+SECRET_KEY = setting("DJANGO_SECRET_KEY") or (
+    SECRET_KEY_FILE.read_text().strip() if SECRET_KEY_FILE else DEV_SECRET_KEY)
+DEBUG = setting("DJANGO_DEBUG")
+ALLOWED_HOSTS = setting("DJANGO_ALLOWED_HOSTS")
 
 if CONFIGURATION == "Production":
     if SECRET_KEY == DEV_SECRET_KEY or len(SECRET_KEY) < 32:
@@ -43,7 +44,7 @@ if CONFIGURATION == "Production":
     if "*" in ALLOWED_HOSTS:
         raise ImproperlyConfigured("Production needs DJANGO_ALLOWED_HOSTS (not '*')")
     SECURE_CONTENT_TYPE_NOSNIFF = True
-    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", True)
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = setting("DJANGO_SECURE_COOKIES")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -86,23 +87,23 @@ TEMPLATES = [{
 
 
 def _database() -> dict:
-    if os.environ.get("DATABASE_URL"):
-        return dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=60)
-    if os.environ.get("POSTGRES_DB"):
+    if setting("DATABASE_URL"):
+        return dj_database_url.parse(setting("DATABASE_URL"), conn_max_age=60)
+    if setting("POSTGRES_DB"):
         return {
             "ENGINE": "django.db.backends.postgresql",
-            "NAME": os.environ["POSTGRES_DB"],
-            "HOST": os.environ.get("POSTGRES_HOST", "localhost"),
-            "PORT": os.environ.get("POSTGRES_PORT", "5432"),
-            "USER": os.environ.get("POSTGRES_USER", "postgres"),
-            "PASSWORD": os.environ.get("POSTGRES_PASSWORD", ""),
+            "NAME": setting("POSTGRES_DB"),
+            "HOST": setting("POSTGRES_HOST"),
+            "PORT": str(setting("POSTGRES_PORT")),
+            "USER": setting("POSTGRES_USER"),
+            "PASSWORD": setting("POSTGRES_PASSWORD"),
             "CONN_MAX_AGE": 60,
         }
     if CONFIGURATION == "Production":
         raise ImproperlyConfigured("Production needs DATABASE_URL or POSTGRES_DB (SQLite is for the quick start)")
     # the embedded default, for the zero-setup quick start only
     return {"ENGINE": "django.db.backends.sqlite3",
-            "NAME": os.environ.get("ANTINEX_SQLITE", str(REPO_DIR / "var" / "antinex.sqlite3"))}
+            "NAME": str(setting("ANTINEX_SQLITE"))}
 
 
 DATABASES = {"default": _database()}
@@ -115,13 +116,13 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_TZ = True
 STATIC_URL = "/static/"
-STATIC_ROOT = Path(os.environ.get("ANTINEX_STATIC_ROOT", REPO_DIR / "var" / "static"))
-DOCS_HTML_DIR = Path(os.environ.get("ANTINEX_DOCS_DIR", REPO_DIR / "docs" / "_build" / "html"))
-DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("ANTINEX_MAX_BODY_BYTES", 50 * 1024 * 1024))
+STATIC_ROOT = setting("ANTINEX_STATIC_ROOT")
+DOCS_HTML_DIR = setting("ANTINEX_DOCS_DIR")
+DATA_UPLOAD_MAX_MEMORY_SIZE = setting("ANTINEX_MAX_BODY_BYTES")
 
 # failed logins (POST /api-token-auth/, the admin login) allowed per client address and
 # per username in each period: "N/second|minute|hour|day" (api/ml/tokens.py)
-LOGIN_RATE = os.environ.get("ANTINEX_LOGIN_RATE", "20/minute")
+LOGIN_RATE = setting("ANTINEX_LOGIN_RATE")
 if not re.fullmatch(r"[1-9]\d*/[smhd][a-z]*", LOGIN_RATE):
     raise ImproperlyConfigured(f"ANTINEX_LOGIN_RATE={LOGIN_RATE!r}: must look like 20/minute")
 
@@ -140,7 +141,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {"login": LOGIN_RATE},
     # the client address the login throttle counts: 0 = the TCP peer; behind N trusted
     # proxies, the Nth address from the right of X-Forwarded-For
-    "NUM_PROXIES": int(os.environ.get("ANTINEX_NUM_PROXIES", "0")),
+    "NUM_PROXIES": setting("ANTINEX_NUM_PROXIES"),
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer",
                                  "rest_framework.renderers.BrowsableAPIRenderer"],
@@ -149,8 +150,8 @@ REST_FRAMEWORK = {
 }
 
 SIMPLE_JWT = {
-    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=int(os.environ.get("JWT_ACCESS_MINUTES", "60"))),
-    "REFRESH_TOKEN_LIFETIME": timedelta(days=int(os.environ.get("JWT_REFRESH_DAYS", "7"))),
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=setting("JWT_ACCESS_MINUTES")),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=setting("JWT_REFRESH_DAYS")),
     "ROTATE_REFRESH_TOKENS": True,
     "BLACKLIST_AFTER_ROTATION": True,
     "AUTH_HEADER_TYPES": ("JWT", "Bearer"),
@@ -167,8 +168,8 @@ SWAGGER_SETTINGS = {
 }
 
 # --- Celery (API worker) ----------------------------------------------------
-CELERY_ENABLED = env_bool("CELERY_ENABLED", True)
-CELERY_BROKER_URL = os.environ.get("BROKER_URL", DEFAULT_API_BROKER_URL)
+CELERY_ENABLED = setting("CELERY_ENABLED")
+CELERY_BROKER_URL = setting("ANTINEX_API_BROKER_URL")
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ALWAYS_EAGER = not CELERY_ENABLED
 CELERY_TASK_EAGER_PROPAGATES = False
@@ -181,7 +182,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     # a dead worker's unacknowledged job comes back after this many seconds;
     # task bodies are idempotent by job id so a redelivery never duplicates
-    "visibility_timeout": int(os.environ.get("ANTINEX_VISIBILITY_TIMEOUT", "3600")),
+    "visibility_timeout": setting("ANTINEX_API_VISIBILITY_TIMEOUT"),
 }
 CELERY_TASK_DEFAULT_QUEUE = API_QUEUE
 CELERY_TASK_ROUTES = {RESULTS_TASK_NAME: {"queue": RESULTS_TASK_NAME}}
@@ -189,7 +190,7 @@ CELERY_TASK_ROUTES = {RESULTS_TASK_NAME: {"queue": RESULTS_TASK_NAME}}
 # --- cache: the login throttle's counters, shared by every gunicorn process --
 CACHES = {"default": {
     "BACKEND": "django.core.cache.backends.redis.RedisCache",
-    "LOCATION": os.environ.get("ANTINEX_CACHE_URL", CELERY_BROKER_URL),
+    "LOCATION": setting("ANTINEX_CACHE_URL"),
     # shares the broker's Redis database by default: never cache.clear() (a FLUSHDB)
     "KEY_PREFIX": "antinex",
     # a Redis that does not answer must not hold a login for long
@@ -197,14 +198,16 @@ CACHES = {"default": {
 }}
 
 # --- AntiNex core -----------------------------------------------------------
-ANTINEX_WORKER_ENABLED = env_bool("ANTINEX_WORKER_ENABLED", False)
-ANTINEX_AUTH_URL = os.environ.get("ANTINEX_AUTH_URL", DEFAULT_CORE_BROKER_URL)
-ANTINEX_RESULT_AUTH_URL = os.environ.get("ANTINEX_RESULT_AUTH_URL", CELERY_BROKER_URL)
-ANTINEX_DATASETS_DIRS = datasets_dirs_from_env()
-ANTINEX_MODEL_STORE = Path(os.environ.get("ANTINEX_MODEL_STORE", REPO_DIR / "var" / "models"))
+ANTINEX_WORKER_ENABLED = setting("ANTINEX_WORKER_ENABLED")
+ANTINEX_AUTH_URL = setting("ANTINEX_CORE_BROKER_URL")  # the original API's name for the core's broker
+ANTINEX_RESULT_AUTH_URL = setting("ANTINEX_RESULT_AUTH_URL")
+TRAIN_QUEUE = setting("TRAIN_QUEUE")
+PREDICT_QUEUE = setting("PREDICT_QUEUE")
+ANTINEX_DATASETS_DIRS = setting("ANTINEX_DATASETS_DIR")
+ANTINEX_MODEL_STORE = setting("ANTINEX_MODEL_STORE")
 # every user's own folder (user_<id>) lives here: read and written by that user
 # only; the ANTINEX_DATASETS_DIR directories are read-only shared data
-ANTINEX_USER_DATA_DIR = users_root_from_env(ANTINEX_DATASETS_DIRS)
+ANTINEX_USER_DATA_DIR = setting("ANTINEX_USER_DATA_DIR")
 
 
 def _check_secret_key_file() -> None:
@@ -221,17 +224,17 @@ def _check_secret_key_file() -> None:
 _check_secret_key_file()
 # how often a task retries while PostgreSQL is unreachable (backoff capped at 30 s:
 # the default 240 retries ride out about two hours of database downtime)
-ANTINEX_DB_RETRIES = int(os.environ.get("ANTINEX_DB_RETRIES", "240"))
+ANTINEX_DB_RETRIES = setting("ANTINEX_DB_RETRIES")
 # the longest GET /mlresults/{id}/?wait=S may block (each waiting request holds a
 # gunicorn thread and a database connection)
-ANTINEX_MAX_WAIT_SECONDS = float(os.environ.get("ANTINEX_MAX_WAIT_SECONDS", "30"))
+ANTINEX_MAX_WAIT_SECONDS = setting("ANTINEX_MAX_WAIT_SECONDS")
 # how many long polls one API process holds at once; beyond that a GET answers at
 # once with "Antinex-Wait: busy", so waiting clients never take every thread
-ANTINEX_MAX_CONCURRENT_WAITS = max(0, int(os.environ.get("ANTINEX_MAX_CONCURRENT_WAITS", "4")))
+ANTINEX_MAX_CONCURRENT_WAITS = setting("ANTINEX_MAX_CONCURRENT_WAITS")
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": setting("LOG_LEVEL")},
 }

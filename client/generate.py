@@ -4,11 +4,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from antinex.client.consts import DISABLED, FAILED, SUCCESS, ev
-
-
-def _list_env(name: str) -> list[str]:
-    return [v.strip() for v in (ev(name, "") or "").split(",") if v.strip()]
+from antinex.client.consts import DISABLED, FAILED, SUCCESS, setting
+from antinex.utils.config import SettingError
 
 
 def generate_ai_request(predict_rows: list[dict], req_dict: dict | None = None, req_file: str | None = None,
@@ -16,8 +13,20 @@ def generate_ai_request(predict_rows: list[dict], req_dict: dict | None = None, 
                         predict_feature: str | None = None, missing_value: float | None = None,
                         convert_type: str | None = None, include_failed: bool | None = None,
                         check_missing_predict: bool | None = None, publish_to_core: bool | None = None) -> dict:
-    """A request body for ``predict_rows`` built on a template; ``{"status", "error", "data"}``."""
-    if str(ev("ANTINEX_PUBLISH_ENABLED", "1")) == "0":
+    """A request body for ``predict_rows`` built on a template; ``{"status", "error", "data"}``.
+
+    Unset arguments come from the template, then from the ``ANTINEX_*`` settings (utils/config.py).
+    """
+    try:
+        return _generate(predict_rows, req_dict, req_file, features, ignore_features, predict_feature,
+                         missing_value, convert_type, include_failed, check_missing_predict, publish_to_core)
+    except SettingError as exc:
+        return {"status": FAILED, "error": str(exc), "data": None}
+
+
+def _generate(predict_rows, req_dict, req_file, features, ignore_features, predict_feature, missing_value,
+              convert_type, include_failed, check_missing_predict, publish_to_core) -> dict:
+    if not setting("ANTINEX_PUBLISH_ENABLED"):
         return {"status": DISABLED, "error": "publishing is disabled (ANTINEX_PUBLISH_ENABLED=0)", "data": None}
     if not predict_rows:
         return {"status": FAILED, "error": "no rows to predict", "data": None}
@@ -25,20 +34,19 @@ def generate_ai_request(predict_rows: list[dict], req_dict: dict | None = None, 
     if req_dict is not None:
         template = dict(req_dict)
     else:
-        path = req_file or ev("ANTINEX_PUBLISH_REQUEST_FILE")
+        path = req_file or setting("ANTINEX_PUBLISH_REQUEST_FILE")
         if path:
             try:
                 template = json.loads(Path(path).read_text())
             except (OSError, json.JSONDecodeError) as exc:
                 return {"status": FAILED, "error": f"cannot read request file {path}: {exc}", "data": None}
-    target = predict_feature or template.get("predict_feature") or ev("ANTINEX_PREDICT_FEATURE", "label_value")
-    feats = features or template.get("features_to_process") or _list_env("ANTINEX_FEATURES_TO_PROCESS")
-    ignored = set(ignore_features or template.get("ignore_features") or _list_env("ANTINEX_IGNORE_FEATURES"))
-    missing = float(missing_value if missing_value is not None else ev("ANTINEX_MISSING_VALUE", "-1.0"))
-    cast = convert_type or ev("ANTINEX_CONVERT_DATA_TYPE", "float")
-    keep_failed = include_failed if include_failed is not None else ev("ANTINEX_INCLUDE_FAILED_CONVERSIONS", "0") == "1"
-    check = check_missing_predict if check_missing_predict is not None else \
-        ev("ANTINEX_CHECK_MISSING_PREDICT", "1") == "1"
+    target = predict_feature or template.get("predict_feature") or setting("ANTINEX_PREDICT_FEATURE")
+    feats = features or template.get("features_to_process") or setting("ANTINEX_FEATURES_TO_PROCESS")
+    ignored = set(ignore_features or template.get("ignore_features") or setting("ANTINEX_IGNORE_FEATURES"))
+    missing = float(missing_value if missing_value is not None else setting("ANTINEX_MISSING_VALUE"))
+    cast = convert_type or setting("ANTINEX_CONVERT_DATA_TYPE")
+    keep_failed = include_failed if include_failed is not None else setting("ANTINEX_INCLUDE_FAILED_CONVERSIONS")
+    check = check_missing_predict if check_missing_predict is not None else setting("ANTINEX_CHECK_MISSING_PREDICT")
     wanted = [f for f in feats if f not in ignored and f != target]
     rows = []
     for row in predict_rows:
@@ -58,12 +66,12 @@ def generate_ai_request(predict_rows: list[dict], req_dict: dict | None = None, 
         rows.append(out)
     body = dict(template)
     body.update(
-        label=template.get("label") or ev("ANTINEX_USE_MODEL_NAME", "Full-Django-AntiNex-Simple-Scaler-DNN"),
+        label=template.get("label") or setting("ANTINEX_USE_MODEL_NAME"),
         predict_feature=target,
         predict_rows=rows,
         publish_to_core=publish_to_core if publish_to_core is not None else
-        template.get("publish_to_core", ev("ANTINEX_PUBLISH_TO_CORE", "1") == "1"),
-        ml_type=template.get("ml_type") or ev("ANTINEX_ML_TYPE", "classification"),
+        template.get("publish_to_core", setting("ANTINEX_PUBLISH_TO_CORE")),
+        ml_type=template.get("ml_type") or setting("ANTINEX_ML_TYPE"),
     )
     body.pop("dataset", None)
     if wanted:

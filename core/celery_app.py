@@ -13,6 +13,7 @@ broker and ANTINEX_MODEL_STORE (docs/core.md).
 from __future__ import annotations
 
 from celery import Celery
+from celery.signals import worker_init
 
 from antinex.core import settings
 from antinex.utils.consts import CORE_PREDICT_TASK, CORE_TRAIN_TASK
@@ -31,3 +32,12 @@ app.conf.update(
     task_routes={CORE_TRAIN_TASK: {"queue": settings.TRAIN}, CORE_PREDICT_TASK: {"queue": settings.PREDICT}},
     worker_hijack_root_logger=False,
 )
+
+
+@worker_init.connect
+def _consume_the_cores_broker(sender=None, **_) -> None:
+    try:
+        settings.check_worker_broker(app.conf.broker_url)
+    except settings.SettingError as exc:
+        # SystemExit: Celery logs and ignores a signal handler's ordinary exceptions
+        raise SystemExit(f"error: {exc}") from None

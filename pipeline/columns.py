@@ -85,6 +85,13 @@ ADDRESS_COLUMNS = frozenset(
      "arp_hwdst", "arp_pdst"}
 )
 
+# Columns that identify a row or carry the answer (the prepare step's labels,
+# the merge's bookkeeping): never model features unless a request names them
+# in features_to_process (utils/dataset.py).
+LEAKING_COLUMNS = frozenset(
+    {"idx", "label_name", "label_value", "_dataset_index", "src_file", "_row_idx", "_count"}
+)
+
 
 def v1_columns(seen: set[str] | list[str]) -> list[str]:
     """The original CSV's column order: ``idx``, then placeholders and seen keys sorted."""

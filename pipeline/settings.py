@@ -1,31 +1,29 @@
-"""Pipeline settings from the environment (the original's variable names)."""
+"""Pipeline settings (the original's variable names), each read through its declaration in utils/config.py."""
 from __future__ import annotations
 
-import os
-
-from antinex.utils.consts import DEFAULT_PACKETS_BROKER_URL, NEW_PACKETS
+from antinex.utils.config import value
 
 
 def broker_url() -> str:
-    return os.environ.get("FORWARD_BROKER_URL", DEFAULT_PACKETS_BROKER_URL)
+    return value("FORWARD_BROKER_URL", "pipeline")
 
 
 def exchange_name() -> str:
-    return os.environ.get("FORWARD_EXCHANGE", NEW_PACKETS)
+    return value("FORWARD_EXCHANGE", "pipeline")
 
 
 def routing_key() -> str:
-    return os.environ.get("FORWARD_ROUTING_KEY", NEW_PACKETS)
+    return value("FORWARD_ROUTING_KEY", "pipeline")
 
 
 def queue_name() -> str:
-    return os.environ.get("FORWARD_QUEUE", NEW_PACKETS)
+    return value("FORWARD_QUEUE", "pipeline")
 
 
 def source_host() -> str:
-    return os.environ.get("SOURCE_HOST", os.uname().nodename)
+    return value("SOURCE_HOST", "pipeline")
 
 
 def capture_buffer_bytes() -> int:
     """The capture socket's receive buffer: bursts the agent cannot keep up with wait there."""
-    return int(float(os.environ.get("CAPTURE_BUFFER_MB", "64")) * 1024 * 1024)
+    return int(value("CAPTURE_BUFFER_MB", "pipeline") * 1024 * 1024)

@@ -281,12 +281,16 @@ def _add_max_records(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from antinex.utils.config import value
+
+    store = str(value("ANTINEX_MODEL_STORE", "cli"))  # the one model store default (utils/config.py)
     ap = argparse.ArgumentParser(prog="antinex", description="Train and predict with AntiNex models, offline.")
     sub = ap.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="train a model from a request file")
     t.add_argument("-f", "--file", required=True, help="request JSON (the /ml/ body)")
     t.add_argument("-o", "--out", help="directory for metrics.json, predictions.csv and plots")
-    t.add_argument("--store", default="./antinex-models", help="model store directory ('' to skip saving)")
+    t.add_argument("--store", default=store, help=f"model store directory ('' to skip saving; default "
+                                                 f"ANTINEX_MODEL_STORE: {store})")
     t.add_argument("--epochs", type=int, help="override the request's epochs")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_max_records(t)
@@ -294,7 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("predict", help="predict with a stored model (by the request's label)")
     p.add_argument("-f", "--file", required=True, help="request JSON: the model's label and the rows to predict")
     p.add_argument("-o", "--out", help="directory for predictions.csv and metrics.json")
-    p.add_argument("--store", default="./antinex-models", help="model store directory")
+    p.add_argument("--store", default=store, help=f"model store directory (default ANTINEX_MODEL_STORE: {store})")
     _add_max_records(p)
     p.set_defaults(func=cmd_predict)
     q = sub.add_parser("quickstart", help="train the detector on the shipped dataset")

@@ -1,35 +1,44 @@
-"""Names shared by every part of AntiNex: queues, task names, status codes.
+"""Names shared by every part of AntiNex: queues, task names, result codes, statuses.
 
 This is the one place these wire-level names live; the API, the core worker,
-the pipeline and the client import them from here.
+the pipeline and the client import them from here. (Which queue a process
+uses is a setting, ``TRAIN_QUEUE``/``PREDICT_QUEUE`` in utils/config.py,
+whose defaults are the names below.)
 """
 from __future__ import annotations
 
 import enum
-import os
 
-# Status codes of library calls, as the original antinex-utils/client used.
-SUCCESS = 0
-FAILED = 1
-ERR = 2
-EX = 3
-NOTRUN = 4
-INVALID = 5
-NOTDONE = 6
 
-STATUS_NAMES = {
-    SUCCESS: "SUCCESS",
-    FAILED: "FAILED",
-    ERR: "ERR",
-    EX: "EX",
-    NOTRUN: "NOTRUN",
-    INVALID: "INVALID",
-    NOTDONE: "NOTDONE",
-}
+class Result(enum.IntEnum):
+    """The result code of a library or client call (``{"status": code, ...}``), and of a job's ``data.status``.
 
-# Core worker queues (names from the original; override with env vars).
-TRAIN_QUEUE = os.environ.get("TRAIN_QUEUE", "webapp.train.requests")
-PREDICT_QUEUE = os.environ.get("PREDICT_QUEUE", "webapp.predict.requests")
+    The two originals disagreed on 3 and 4 (antinex-utils: EX, NOTRUN;
+    antinex-client: NOT_SET, DISABLED). Only the client's ever reached a
+    user: ``generate_ai_request`` answers DISABLED (4) when publishing is
+    off, and scripts compare with the published client's constants; the
+    utils' EX and NOTRUN were never returned. So 3 and 4 are the client's
+    (docs/api.md "Result codes"). ERR and ERROR are one code.
+    """
+
+    SUCCESS = 0
+    FAILED = 1
+    ERR = 2
+    NOT_SET = 3
+    DISABLED = 4
+    ERROR = 2  # the client's name for ERR (an alias: the same member)
+
+
+SUCCESS = Result.SUCCESS
+FAILED = Result.FAILED
+ERR = ERROR = Result.ERR
+NOT_SET = Result.NOT_SET
+DISABLED = Result.DISABLED
+STATUS_NAMES = {code.value: code.name for code in Result}
+
+# Core worker queues (the original's names; the TRAIN_QUEUE and PREDICT_QUEUE settings may rename them).
+TRAIN_QUEUE = "webapp.train.requests"
+PREDICT_QUEUE = "webapp.predict.requests"
 
 # The API task the core calls with results (the original's return path).
 RESULTS_TASK_NAME = "drf_network_pipeline.pipeline.tasks.task_ml_process_results"

@@ -22,21 +22,23 @@ def _limit(env: str, default: int | float, meaning: str):
 class Limits:
     """The bounds in force (see :func:`from_env`)."""
 
-    max_epochs: int = _limit("ANTINEX_MAX_EPOCHS", 1000, "epochs of one training job")
-    max_batch_size: int = _limit("ANTINEX_MAX_BATCH_SIZE", 65536, "rows per training batch")
-    max_layers: int = _limit("ANTINEX_MAX_LAYERS", 64, "layers in model_desc")
-    max_layer_units: int = _limit("ANTINEX_MAX_LAYER_UNITS", 4096, "units (num_neurons) of one layer")
-    max_parameters: int = _limit("ANTINEX_MAX_PARAMETERS", 5_000_000, "weights of the whole network")
-    max_features: int = _limit("ANTINEX_MAX_FEATURES", 5000, "columns in features_to_process (and the other "
-                                                            "column lists)")
-    max_labels: int = _limit("ANTINEX_MAX_LABELS", 1000, "entries of label_rules.labels / label_values "
-                                                        "(and of any other list in label_rules)")
-    max_num_splits: int = _limit("ANTINEX_MAX_NUM_SPLITS", 50, "cross-validation folds")
-    max_seed: int = _limit("ANTINEX_MAX_SEED", 2**32 - 1, "the random seed (NumPy's limit)")
-    max_predict_rows: int = _limit("ANTINEX_MAX_PREDICT_ROWS", 200_000, "rows in predict_rows")
-    max_records: int = _limit("ANTINEX_MAX_RECORDS", 100_000, "max_records: predictions returned and stored "
-                                                             "per job")
-    max_job_rows: int = _limit("ANTINEX_MAX_JOB_ROWS", 2_000_000, "rows of a job's dataset")
+    max_epochs: int = _limit("ANTINEX_MAX_EPOCHS", 1000, "`epochs` of one training job")
+    max_batch_size: int = _limit("ANTINEX_MAX_BATCH_SIZE", 65536, "`batch_size`: rows per training batch")
+    max_layers: int = _limit("ANTINEX_MAX_LAYERS", 64, "layers in `model_desc`")
+    max_layer_units: int = _limit("ANTINEX_MAX_LAYER_UNITS", 4096, "`num_neurons` of one layer")
+    max_parameters: int = _limit("ANTINEX_MAX_PARAMETERS", 5_000_000,
+                                 "weights of the whole network, counted on the request's number of inputs")
+    max_features: int = _limit("ANTINEX_MAX_FEATURES", 5000, "columns in `features_to_process` (and "
+                                                            "`ignore_features`, `sort_values`)")
+    max_labels: int = _limit("ANTINEX_MAX_LABELS", 1000, "entries of any list in `label_rules`")
+    max_num_splits: int = _limit("ANTINEX_MAX_NUM_SPLITS", 50, "`num_splits`; with `cross_validate`, also at most "
+                                                              "the training rows (of the smallest class)")
+    max_seed: int = _limit("ANTINEX_MAX_SEED", 2**32 - 1, "`seed` (NumPy's own limit)")
+    max_predict_rows: int = _limit("ANTINEX_MAX_PREDICT_ROWS", 200_000,
+                                   "rows in `predict_rows` (send more in several requests)")
+    max_records: int = _limit("ANTINEX_MAX_RECORDS", 100_000, "`max_records`: predictions returned and "
+                                                             "stored per job (never cut silently after the POST)")
+    max_job_rows: int = _limit("ANTINEX_MAX_JOB_ROWS", 2_000_000, "rows of a job's `dataset` (or `csv_file`)")
     max_active_jobs: int = _limit("ANTINEX_MAX_ACTIVE_JOBS", 4, "jobs of one user queued or running at once "
                                                                "(429 beyond)")
     max_active_rows: int = _limit("ANTINEX_MAX_ACTIVE_ROWS", 4_000_000, "rows of one user's queued or running "
@@ -44,8 +46,8 @@ class Limits:
     max_active_prepares: int = _limit("ANTINEX_MAX_ACTIVE_PREPARES", 2, "dataset preparations of one user "
                                                                        "queued or running at once (429 beyond)")
     job_time_limit: float = _limit("ANTINEX_JOB_TIME_LIMIT", 3600.0, "seconds a job may run; it stops at the "
-                                                                     "next batch past it")
-    max_json_depth: int = _limit("ANTINEX_MAX_JSON_DEPTH", 32, "nesting depth of a JSON request body")
+                                                                     "next batch past it (below)")
+    max_json_depth: int = _limit("ANTINEX_MAX_JSON_DEPTH", 32, "nesting of a JSON body")
 
     @classmethod
     def from_env(cls, environ=None) -> "Limits":

@@ -21,40 +21,23 @@ from __future__ import annotations
 import functools
 import glob as globmod
 import itertools
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from antinex.utils.request import RequestError
+from antinex.utils.request_values import RequestError
 
 _ABSOLUTE = re.compile(r"(?<![\w.<>])/(?:[\w.@+-]+/)+([\w.@+-]+)")
 _WILDCARD = re.compile(r"[*?[]")
 MAX_GLOB_FILES = 10_000  # one preparation reads at most this many CSVs
 _PLAIN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-
-
-REPO_DIR = Path(__file__).resolve().parent.parent
+# where the folders are: ANTINEX_DATASETS_DIR and ANTINEX_USER_DATA_DIR, declared in utils/config.py
 _OWNER = re.compile(r"^user_(\d+)\.")
 
 
 def user_folder_name(user_id: int | str) -> str:
     return f"user_{int(user_id)}"
-
-
-def datasets_dirs_from_env(environ=None) -> list[Path]:
-    """``ANTINEX_DATASETS_DIR`` (colon-separated), by default ``var/datasets`` of the checkout: the API's and
-    the core's one definition of the shared, read-only datasets directories."""
-    environ = os.environ if environ is None else environ
-    return [Path(p) for p in environ.get("ANTINEX_DATASETS_DIR", str(REPO_DIR / "var" / "datasets")).split(":") if p]
-
-
-def users_root_from_env(datasets_dirs: list[Path], environ=None) -> Path:
-    """``ANTINEX_USER_DATA_DIR``, by default ``users/`` in the first shared directory."""
-    environ = os.environ if environ is None else environ
-    return Path(environ.get("ANTINEX_USER_DATA_DIR") or
-                (datasets_dirs[0] if datasets_dirs else REPO_DIR / "var") / "users")
 
 
 def owner_of_label(label: str) -> int | None:

@@ -8,7 +8,8 @@ from django.conf import settings
 from kombu import Connection
 from kombu.pools import connections
 
-from antinex.utils.consts import CORE_PREDICT_TASK, CORE_TRAIN_TASK, PREDICT_QUEUE, RESULTS_TASK_NAME, TRAIN_QUEUE
+from antinex.utils.consts import CORE_PREDICT_TASK, CORE_TRAIN_TASK, RESULTS_TASK_NAME
+from antinex.utils.request_values import as_bool
 
 
 def worker_result_node(job_id: int, result_id: int) -> dict:
@@ -29,11 +30,9 @@ def worker_result_node(job_id: int, result_id: int) -> dict:
 
 def is_predict_request(body: dict) -> bool:
     """publish_to_core (or rows without a dataset) means: reuse the label's model if it exists."""
-    from antinex.utils.request import _as_bool
-
     publish = body.get("publish_to_core")
     try:
-        publish = _as_bool("publish_to_core", publish) if publish is not None else False
+        publish = as_bool("publish_to_core", publish) if publish is not None else False
     except ValueError:
         publish = False
     return publish or (not body.get("dataset") and bool(body.get("predict_rows")))
@@ -70,6 +69,6 @@ def publish_to_core(body: dict) -> None:
     with connections[Connection(settings.ANTINEX_AUTH_URL)].acquire(block=True, timeout=10) as conn:
         app.send_task(
             CORE_PREDICT_TASK if predict else CORE_TRAIN_TASK, args=[body],
-            queue=PREDICT_QUEUE if predict else TRAIN_QUEUE, connection=conn,
+            queue=settings.PREDICT_QUEUE if predict else settings.TRAIN_QUEUE, connection=conn,
             retry=True, retry_policy={"max_retries": 3, "interval_start": 0.1, "interval_step": 0.3},
         )

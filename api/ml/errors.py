@@ -1,4 +1,10 @@
-"""Every error is JSON with a reason; nothing escapes as a 500 page."""
+"""Every error is JSON in one shape, ``{"error", "field", "reason"}``, made here and nowhere else.
+
+Views never build error responses: they raise ``RequestError(field,
+reason)`` (a 400), :class:`Refused` (another status), DRF's exceptions or
+``QuotaExceeded`` (api/ml/jobs.py), and :func:`exception_handler` answers
+every one of them, and anything unexpected, in the one shape (docs/api.md).
+"""
 from __future__ import annotations
 
 import logging
@@ -15,11 +21,6 @@ from rest_framework.views import exception_handler as drf_handler
 from antinex.utils.request import RequestError
 
 log = logging.getLogger(__name__)
-
-
-class BadRequest(APIException):
-    status_code = status.HTTP_400_BAD_REQUEST
-    default_code = "bad_request"
 
 
 def error_body(field: str | None, reason: str, error: str | None = None, **extra) -> dict:
@@ -45,8 +46,18 @@ def first_error(detail) -> tuple[str | None, str]:
     return None, str(detail)
 
 
-def request_error_response(exc: RequestError, status_code: int = status.HTTP_400_BAD_REQUEST) -> Response:
-    return Response(error_body(exc.field, exc.reason), status=status_code)
+class Refused(APIException):
+    """A refusal with a status other than 400: ``raise Refused(409, "id", "job 7 is already finished")``.
+
+    ``extra`` goes into the body beside the one shape (the original's
+    ``non_field_errors`` of a refused login, the records of a job the broker
+    did not take).
+    """
+
+    def __init__(self, status_code: int, field: str | None, reason: str, **extra):
+        self.status_code = status_code
+        super().__init__(error_body(field, reason, **extra))
+        self.detail = error_body(field, reason, **extra)  # as given: DRF would turn the values into strings
 
 
 # what a DRF exception is about, when its detail does not say
@@ -72,7 +83,7 @@ def _drf_body(exc: APIException, data) -> dict:
 
 def exception_handler(exc, context):
     if isinstance(exc, RequestError):
-        return request_error_response(exc)
+        return Response(error_body(exc.field, exc.reason), status=status.HTTP_400_BAD_REQUEST)
     response = drf_handler(exc, context)
     if response is not None:
         response.data = _drf_body(exc, response.data)

@@ -20,6 +20,7 @@ from django.utils import timezone
 from rest_framework import status
 from rest_framework.exceptions import APIException
 
+from antinex.api.ml.errors import error_body
 from antinex.api.ml.models import DONE, MLJob, MLJobResult, MLPrepare
 from antinex.utils.consts import Status
 from antinex.utils.jobcontrol import CancelFlags
@@ -38,7 +39,7 @@ class QuotaExceeded(APIException):
     wait = 2  # DRF's handler turns it into Retry-After: the client may try again then
 
     def __init__(self, reason: str):
-        super().__init__({"error": f"quota: {reason}", "field": "quota", "reason": reason})
+        super().__init__(error_body("quota", reason))
 
 
 def data_space(user_id: int) -> DataSpace:
@@ -76,16 +77,16 @@ def inspect_dataset(req: MLRequest) -> int:
     """
     import pandas as pd
 
-    if req.dataset is None:
+    path, field = (req.dataset, "dataset") if req.dataset is not None else (req.csv_file, "csv_file")
+    if path is None:
         rows = len(req.predict_rows or [])
         check_model_size(req, len(req.features_to_process) or len((req.predict_rows or [{}])[0]), LIMITS)
         return rows
     try:
-        header = list(pd.read_csv(req.dataset, nrows=0, encoding="utf-8-sig").columns)
-        rows = count_rows(req.dataset, LIMITS.max_job_rows)
+        header = list(pd.read_csv(path, nrows=0, encoding="utf-8-sig").columns)
+        rows = count_rows(path, LIMITS.max_job_rows)
     except (OSError, ValueError, UnicodeDecodeError, EOFError) as exc:
-        raise RequestError("dataset", f"cannot read the CSV header of {req.dataset.name}: "
-                                      f"{type(exc).__name__}") from None
+        raise RequestError(field, f"cannot read the CSV header of {path.name}: {type(exc).__name__}") from None
     columns = set(header)
     for name in ("features_to_process", "sort_values"):
         missing = [c for c in getattr(req, name) if c not in columns]
@@ -95,14 +96,14 @@ def inspect_dataset(req: MLRequest) -> int:
         raise RequestError("predict_feature", f"column {req.predict_feature!r} is not in the dataset")
     check_model_size(req, len(req.features_to_process) or len(header), LIMITS)
     if rows > LIMITS.max_job_rows:
-        raise RequestError("dataset", f"has more than {LIMITS.max_job_rows:,} rows, the server's limit "
-                                      "(ANTINEX_MAX_JOB_ROWS)")
+        raise RequestError(field, f"has more than {LIMITS.max_job_rows:,} rows, the server's limit "
+                                  "(ANTINEX_MAX_JOB_ROWS)")
     if req.cross_validate:
-        _check_folds(req, rows)
+        _check_folds(req, rows, path)
     return rows
 
 
-def _check_folds(req: MLRequest, rows: int) -> None:
+def _check_folds(req: MLRequest, rows: int, path: Path) -> None:
     import pandas as pd
 
     train_rows = rows - math.ceil(req.test_size * rows)
@@ -110,7 +111,7 @@ def _check_folds(req: MLRequest, rows: int) -> None:
         raise RequestError("num_splits", f"{req.num_splits} folds need as many training rows; the dataset "
                                          f"leaves {train_rows}")
     if req.ml_type == "classification" and req.predict_feature:
-        counts = pd.read_csv(req.dataset, usecols=[req.predict_feature], encoding="utf-8-sig")[
+        counts = pd.read_csv(path, usecols=[req.predict_feature], encoding="utf-8-sig")[
             req.predict_feature].value_counts()
         smallest = int(counts.min() * (1 - req.test_size)) if len(counts) else 0
         if req.num_splits > smallest:

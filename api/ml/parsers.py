@@ -1,4 +1,5 @@
-"""The JSON parser of every endpoint: refuses bodies nested too deeply, before they are parsed.
+"""The JSON parser of every endpoint (refuses bodies nested too deeply, before they are parsed), and the
+check that a parsed body holds only text PostgreSQL can store.
 
 Python's recursive code (``json``, ``copy``, serializers, the request
 schema) fails with ``RecursionError`` somewhere below 1,000 levels, so a
@@ -16,7 +17,7 @@ from rest_framework.parsers import JSONParser
 from rest_framework.utils.json import strict_constant
 
 from antinex.utils.limits import LIMITS
-from antinex.utils.request import RequestError
+from antinex.utils.request_values import RequestError
 
 # every byte except the five that matter for nesting: " [ ] { }
 _NOT_STRUCTURAL = bytes(b for b in range(256) if b not in b'"[]{}')
@@ -65,3 +66,53 @@ class DepthLimitedJSONParser(JSONParser):
             raise
         except (ValueError, RecursionError, LookupError) as exc:  # ValueError covers UnicodeDecodeError
             raise RequestError("body", f"not valid JSON: {exc}") from None
+
+
+def unstorable(value, path: str = "body") -> str | None:
+    """Where ``value`` holds text PostgreSQL cannot store (NUL, lone surrogates), or None."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            return path
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return path
+        return None
+    if isinstance(value, dict):
+        for k, v in value.items():
+            bad = unstorable(k, f"{path} key") if isinstance(k, str) else None
+            bad = bad or unstorable(v, f"{path}.{k}")
+            if bad:
+                return bad
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            bad = unstorable(v, f"{path}[{i}]")
+            if bad:
+                return bad
+    return None
+
+
+def _may_be_unstorable(body) -> bool:
+    """A fast prefilter for ``unstorable``: one C-level JSON encoding instead of a walk over every cell.
+
+    NUL is always escaped as ``\\u0000`` in JSON, and a lone surrogate cannot
+    be encoded to UTF-8; a literal backslash-u0000 in the text is a false
+    alarm that the walk then clears.
+    """
+    try:
+        text = json.dumps(body, ensure_ascii=False, default=str)
+        text.encode("utf-8")
+    except (UnicodeEncodeError, ValueError, TypeError, RecursionError):
+        return True
+    return "\\u0000" in text
+
+
+def check_storable(body) -> None:
+    """A RequestError naming the first field with NUL characters or lone surrogates (the database refuses them)."""
+    if not _may_be_unstorable(body):
+        return
+    bad = unstorable(body)
+    if bad is None:
+        return
+    field = bad.removeprefix("body.").split(".")[0].split("[")[0].removesuffix(" key") or "body"
+    raise RequestError(field, f"contains characters that cannot be stored (NUL or lone surrogates) at {bad[:80]!r}")

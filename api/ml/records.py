@@ -8,7 +8,7 @@ from django.db import transaction
 
 from antinex.api.ml.models import DONE, MLJob, MLJobResult
 from antinex.api.ml.notify import notify_done
-from antinex.utils.consts import ControlState, Status
+from antinex.utils.consts import ControlState, Result, Status
 from antinex.utils.limits import LIMITS
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ def record_results(job_id: int, result_id: int, data: dict) -> bool:
             return False
         if job.status == Status.CANCELLED:
             return True  # its owner stopped it: whatever the worker says now stays unsaid
-        ok = int(data.get("status", 0) or 0) == 0 and not data.get("err")
+        ok = int(data.get("status") or Result.SUCCESS) == Result.SUCCESS and not data.get("err")
         if not ok:
             if result.status == Status.FINISHED:
                 return True

@@ -1,14 +1,15 @@
-"""Request validation for users and ML records (the ML fields delegate to utils.request)."""
+"""Request bodies: users, and the ML and prepare requests (declared in utils/request_fields.py)."""
 from __future__ import annotations
-
-import json
 
 from django.contrib.auth.models import User
 from django.core.validators import validate_email
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
-from antinex.utils.request import RequestError
+from antinex.api.ml.parsers import check_storable
+from antinex.utils.limits import LIMITS
+from antinex.utils.request import MLRequest, RequestError, parse_request
+from antinex.utils.request_fields import FIELDS, PREPARE_BY_NAME, PREPARE_FIELDS, Context, Field, read_fields
 
 
 class UserSerializer(serializers.Serializer):
@@ -67,66 +68,80 @@ class UserSerializer(serializers.Serializer):
                 "first_name": user.first_name, "last_name": user.last_name}
 
 
-def json_field(value, name: str) -> dict:
-    """The original sent these fields as JSON strings; objects are fine too."""
-    if value in (None, ""):
-        return {}
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError as exc:
-            raise RequestError(name, f"is not valid JSON: {exc.msg}") from None
-    if not isinstance(value, dict):
-        raise RequestError(name, "must be a JSON object")
-    return value
+def _swagger_field(f: Field) -> serializers.Field:
+    """The Swagger (OpenAPI) form of a declared field: documentation only, the parser validates."""
+    default = f.default_text()
+    help_text = f.meaning + (f" (default: {default})" if default and not f.required else "")
+    common = {"required": f.required, "help_text": help_text}
+    if not f.required:
+        common["allow_null"] = True
+    if f.type is bool:
+        return serializers.BooleanField(**common)
+    if f.type is int:
+        return serializers.IntegerField(min_value=None if f.minimum is None else int(f.minimum), **common)
+    if f.type is float:
+        return serializers.FloatField(min_value=f.minimum, max_value=f.maximum, **common)
+    if f.type is str and f.choices:
+        return serializers.ChoiceField(choices=list(f.choices), **common)
+    if f.type is list:
+        child = serializers.ChoiceField(choices=list(f.choices)) if f.choices else serializers.CharField()
+        return serializers.ListField(child=child, **common)
+    if f.type is dict:
+        return serializers.DictField(**common)
+    if f.type == "rows":
+        return serializers.ListField(child=serializers.DictField(), **common)
+    return serializers.CharField(allow_blank=not f.required, **common)
+
+
+def _with_declared_fields(base: type, fields) -> type:
+    """``base`` with one Swagger field per field a client sends (the API sets the server fields; the legacy
+    ones have no effect): DRF's metaclass collects them like fields written in a class body."""
+    declared = {f.name: _swagger_field(f) for f in fields if f.role in ("request", "record")}
+    return type(base.__name__, (base,), {**declared, "__doc__": base.__doc__, "__module__": base.__module__})
 
 
 class MLJobRequestSerializer(serializers.Serializer):
-    """Documents the POST /ml/ body for Swagger; validation is utils.request.parse_request."""
+    """The ``POST /ml/`` body: its Swagger fields are made from utils/request_fields.py, and validating it
+    is ``parse_request`` (the one parser). ``validated_data`` is the :class:`MLRequest`.
 
-    label = serializers.CharField(help_text="model name; reusing it predicts with the trained model")
-    ml_type = serializers.ChoiceField(choices=["classification", "regression"], required=False)
-    predict_feature = serializers.CharField(required=False, help_text="target column (default label_value)")
-    features_to_process = serializers.ListField(child=serializers.CharField(), required=False)
-    ignore_features = serializers.ListField(child=serializers.CharField(), required=False)
-    sort_values = serializers.ListField(child=serializers.CharField(), required=False)
-    dataset = serializers.CharField(required=False, help_text="CSV path: relative to your folder (then the shared "
-                                                              "datasets), or absolute inside one of them")
-    predict_rows = serializers.ListField(child=serializers.DictField(), required=False)
-    apply_scaler = serializers.BooleanField(required=False)
-    publish_to_core = serializers.BooleanField(required=False)
-    novelty = serializers.FloatField(required=False, allow_null=True, min_value=0, max_value=0.5,
-                                     help_text="share of normal rows a novelty detector beside the network may "
-                                               "call novel (two-class classification); null or 0: none")
-    seed = serializers.IntegerField(required=False)
-    test_size = serializers.FloatField(required=False)
-    batch_size = serializers.IntegerField(required=False)
-    epochs = serializers.IntegerField(required=False)
-    num_splits = serializers.IntegerField(required=False)
-    loss = serializers.CharField(required=False)
-    optimizer = serializers.CharField(required=False)
-    metrics = serializers.ListField(child=serializers.CharField(), required=False)
-    histories = serializers.ListField(child=serializers.CharField(), required=False)
-    model_desc = serializers.DictField(required=False)
-    label_rules = serializers.DictField(required=False)
-    max_records = serializers.IntegerField(required=False)
-    training_data = serializers.CharField(required=False)
-    title = serializers.CharField(required=False)
-    desc = serializers.CharField(required=False)
+    Context: ``space`` (the caller's DataSpace) and ``limits`` (the server's bounds).
+    """
+
+    def to_internal_value(self, data) -> MLRequest:
+        if not isinstance(data, dict):
+            raise RequestError("body", f"must be a JSON object, got {type(data).__name__}")
+        data = dict(data)
+        check_storable(data)
+        return parse_request(data, datasets_dirs=self.context["space"], limits=self.context.get("limits"))
+
+    def validate(self, attrs):
+        return attrs
 
 
 class MLPrepareRequestSerializer(serializers.Serializer):
-    """Documents the POST /mlprepare/ body."""
+    """The ``POST /mlprepare/`` body (utils/request_fields.py PREPARE_FIELDS); ``validated_data`` holds the
+    record's fields, every output resolved inside the caller's folder (context ``space``)."""
 
-    title = serializers.CharField(required=False)
-    desc = serializers.CharField(required=False)
-    ds_glob_path = serializers.CharField(help_text="glob of recorded CSVs in your folder and the shared datasets")
-    ds_dir = serializers.CharField(required=False)
-    full_file = serializers.CharField(required=False, help_text="written in your folder (relative to it)")
-    clean_file = serializers.CharField(required=False, help_text="written in your folder (relative to it)")
-    output_dir = serializers.CharField(required=False, help_text="a folder inside yours (default prepared)")
-    meta_suffix = serializers.CharField(required=False, help_text="a plain file name: the metadata files are "
-                                                                  "fulldata_<meta_suffix> and cleaned_<meta_suffix>")
-    pipeline_files = serializers.DictField(required=False)
-    post_proc = serializers.DictField(required=False)
-    label_rules = serializers.DictField(required=False)
+    def to_internal_value(self, data) -> dict:
+        if not isinstance(data, dict):
+            raise RequestError("body", f"must be a JSON object, got {type(data).__name__}")
+        data = dict(data)
+        check_storable(data)
+        space = self.context["space"]
+        values, _, _ = read_fields(PREPARE_BY_NAME, data, Context(datasets_dirs=space, limits=LIMITS))
+        out = {**{f.name: f.default for f in PREPARE_FIELDS if f.stored}, **values}
+        # relative outputs are relative to the caller's folder; all of them stay inside it
+        out_dir = space.write_path("output_dir", out["output_dir"])
+        full = space.write_path("full_file", values.get("full_file") or out_dir / "fulldata_attack_scans.csv")
+        clean = space.write_path("clean_file", values.get("clean_file") or out_dir / "cleaned_attack_scans.csv")
+        for prefix, path in (("fulldata", full), ("cleaned", clean)):
+            space.write_path("meta_suffix", path.parent / f"{prefix}_{out['meta_suffix']}")
+        space.glob("ds_glob_path", out["ds_glob_path"])  # the caller's folder and the shared data only
+        return {**out, "output_dir": out_dir, "full_file": full, "clean_file": clean}
+
+    def validate(self, attrs):
+        return attrs
+
+
+MLJobRequestSerializer = _with_declared_fields(MLJobRequestSerializer, FIELDS)
+MLPrepareRequestSerializer = _with_declared_fields(MLPrepareRequestSerializer, PREPARE_FIELDS)

@@ -11,7 +11,7 @@ from antinex.api.ml.models import MLJob, MLPrepare
 from antinex.api.ml.records import DONE, mark, record_results
 from antinex.utils.jobcontrol import celery_time_limits
 from antinex.utils.limits import LIMITS
-from antinex.utils.consts import API_JOB_TASK, API_PREPARE_TASK, RESULTS_TASK_NAME, ControlState, Status
+from antinex.utils.consts import API_JOB_TASK, API_PREPARE_TASK, RESULTS_TASK_NAME, ControlState, Result, Status
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ def task_ml_job(job_id: int, result_id: int) -> None:
         res = {"data": exc.result()}
     except Exception as exc:  # a worker must record the failure, never lose the job
         log.exception("job %s failed", job_id)
-        res = {"data": {"status": 2, "err": f"{type(exc).__name__}: {exc}"}}
+        res = {"data": {"status": Result.ERR, "err": f"{type(exc).__name__}: {exc}"}}
     res["data"]["model_source"] = "store" if trained else "trained"
     record_results(job_id, result_id, res["data"])
 

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import os
+import uuid
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -32,3 +35,73 @@ def stack(tmp_path_factory):
                    extra_env={"ANTINEX_MAX_BODY_BYTES": "2000000"}) as s:
         write_dataset(s.datasets_dir / "train.csv")
         yield s
+
+
+# -- the API's modules in this process (unit tests of records, notify, dispatch) ---------------
+UNIT_QUEUES = {"TRAIN_QUEUE": f"unit.train.{uuid.uuid4().hex[:8]}",
+               "PREDICT_QUEUE": f"unit.predict.{uuid.uuid4().hex[:8]}"}
+
+
+@pytest.fixture(scope="session")
+def django_here(tmp_path_factory):
+    """Django set up in the test process on a fresh PostgreSQL database of its own, migrated.
+
+    Brokers: the API package's core database (``api_core``: with no core
+    started there, nothing else consumes it) and queues of their own, so the
+    messages the tests publish can be read back. The environment is put back
+    once the settings are read: the live stacks this package also starts
+    must not inherit it.
+    """
+    import django
+    import psycopg2
+    from django.core.management import call_command
+
+    from conftest import PG_URL_BASE
+
+    name = f"antinex_unit_{uuid.uuid4().hex[:10]}"
+    admin = psycopg2.connect(f"{PG_URL_BASE}/postgres")
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f'CREATE DATABASE "{name}"')
+    tmp = tmp_path_factory.mktemp("django-here")
+    env = {"DJANGO_SETTINGS_MODULE": "antinex.api.settings", "DATABASE_URL": f"{PG_URL_BASE}/{name}",
+           "ANTINEX_API_BROKER_URL": redis_url("api_core"), "ANTINEX_CORE_BROKER_URL": redis_url("api_core"),
+           "ANTINEX_WORKER_ENABLED": "1", "CELERY_ENABLED": "1", "ANTINEX_DATASETS_DIR": str(tmp / "datasets"),
+           "ANTINEX_MODEL_STORE": str(tmp / "models"), "ANTINEX_MAX_CONCURRENT_WAITS": "2", **UNIT_QUEUES}
+    saved = dict(os.environ)
+    for key in ("BROKER_URL", "ANTINEX_AUTH_URL", "ANTINEX_RESULT_AUTH_URL", "ANTINEX_VISIBILITY_TIMEOUT"):
+        os.environ.pop(key, None)
+    os.environ.update(env)
+    try:
+        django.setup()
+        call_command("migrate", verbosity=0)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    yield env
+    from django.db import connections
+
+    connections.close_all()
+    with admin.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.close()
+
+
+@pytest.fixture
+def owner(django_here):
+    """A user of their own for one test (records are committed: notifications need real commits)."""
+    from django.contrib.auth.models import User
+
+    user = User.objects.create_user(f"u{uuid.uuid4().hex[:10]}", password="x-pass-1")
+    yield user
+    user.delete()  # and every record of theirs
+
+
+@pytest.fixture
+def job(owner):
+    """A job and its result, as POST /ml/ records them."""
+    from antinex.api.ml.models import MLJob, MLJobResult
+
+    job = MLJob.objects.create(user=owner, title="t", predict_manifest={"label": "x", "predict_rows": [{"a": 1}]})
+    result = MLJobResult.objects.create(user=owner, job=job, acc_data={"accuracy": -1.0})
+    return job, result
