@@ -107,6 +107,7 @@ class Flow:
         self.responses_in = ResponseStream()
         self.awaiting: list[HttpRequest] = []  # requests whose answer has not come (in order)
         self._head_only: list[bool] = []
+        self._early: list[tuple[int, float]] = []  # answers that came before their request was complete
         self.requests = 0
         self.responses = 0
         self.statuses: dict[int, int] = {}
@@ -131,7 +132,7 @@ class Flow:
         """Count one packet; returns the requests it completed and the answers it carried."""
         side = self.side(src)
         d = self.up if side == "up" else self.down
-        if self.last is not None:
+        if self.up.packets or self.down.packets:  # not the flow's first packet
             self.all_iat.add(max(0.0, ts - self.last))
         self.last = max(self.last, ts)
         d.count(ts, size, len(payload), flags)
@@ -184,6 +185,9 @@ class Flow:
         if req.complete and req.ts_end is not None and req.ts_head is not None:
             self.body_seconds_max = max(self.body_seconds_max, req.ts_end - req.ts_head)
         if req.head_complete:
+            if self._early:  # answered before the request ended (a server refusing a body early)
+                req.response_status, req.response_ts = self._early.pop(0)
+                return
             self.awaiting.append(req)
             self._head_only.append(req.method == "HEAD")
 
@@ -193,6 +197,8 @@ class Flow:
             req = self.awaiting.pop(0) if self.awaiting else None
             if req is not None:
                 req.response_status, req.response_ts = status, when
+            elif self.requests_in.in_flight() is not None and len(self._early) < 16:
+                self._early.append((status, when))
             self.responses += 1
             self.statuses[status] = self.statuses.get(status, 0) + 1
             out.append((status, when, req))

@@ -274,6 +274,13 @@ class RequestStream:
         req = self._cut(ts)
         return [req] if req.method else []
 
+    def partial(self) -> HttpRequest | None:
+        """The request being sent right now, as far as it came (headers read so far), or None."""
+        if self._ts is None:
+            return None
+        req = self._build(head_complete=self._head is not None, body_complete=False, ts_end=None)
+        return req if req.method else None
+
     def _reset(self) -> None:
         self._buf = bytearray()
         self._head, self._head_raw = None, b""

@@ -322,7 +322,8 @@ def request_rows(requests) -> list[dict]:
     for r in requests:
         row = {"flow_id": r.flow_id, "src_ip": r.src_ip, "src_port": r.src_port, "dest_ip": r.dst_ip,
                "dest_port": r.dst_port, "ts": r.ts, "ts_head": r.ts_head, "ts_end": r.ts_end,
-               "method": r.method, "target": r.target, "response_status": r.response_status}
+               "method": r.method, "target": r.target,
+               "response_status": -1 if r.response_status is None else r.response_status}
         row.update(request_row(r))
         rows.append(row)
     return rows

@@ -24,15 +24,13 @@ def _verdict(flow: Flow, name: str, kind: str, profile: Profile, score: float, r
 
 
 def _partial_request(flow: Flow):
-    """The in-flight request as an HttpRequest (method and target only), for the alert's http fields."""
-    from antinex.pipeline.http_message import HttpRequest
-
-    fl = flow.in_flight()
-    if fl is None or not fl.method:
-        return None
-    return HttpRequest(fl.method, fl.target or "", "", ts=fl.ts, src_ip=flow.client[0], src_port=flow.client[1],
-                       dst_ip=flow.server[0], dst_port=flow.server[1], flow_id=flow.id, head_complete=fl.head_complete,
-                       body_complete=False)
+    """The in-flight request as far as it came (its headers so far), for the alert's http fields."""
+    req = flow.requests_in.partial()
+    if req is not None:
+        req.src_ip, req.src_port = flow.client
+        req.dst_ip, req.dst_port = flow.server
+        req.flow_id = flow.id
+    return req
 
 
 def check_flow(flow: Flow, now: float, profile: Profile) -> list[Verdict]:
