@@ -58,8 +58,22 @@ def open_reader(path: str | Path):
 
 
 def check_capture(path: str | Path) -> None:
-    """Raise CaptureFileError unless ``path`` opens as a pcap/pcapng file (its header only)."""
-    open_reader(path).close()
+    """Raise CaptureFileError unless ``path`` opens as a pcap/pcapng file of Ethernet frames.
+
+    Reads the file header and the first packet only: a wrong file fails
+    before a long read, a connection or a model load.
+    """
+    reader = open_reader(path)
+    with reader:
+        linktype = getattr(reader, "linktype", None)
+        if linktype is None:  # pcapng: the link type comes with each packet's interface
+            try:
+                _, meta = next(iter(reader))
+                linktype = getattr(meta, "linktype", ETHERNET)
+            except (StopIteration, EOFError):
+                linktype = ETHERNET
+    if linktype != ETHERNET:
+        raise not_ethernet(path, linktype)
 
 
 def not_ethernet(path: str | Path, linktype: int) -> CaptureFileError:
@@ -103,7 +117,9 @@ def timed_frames(path: str | Path, *, allow_truncated: bool = False) -> Iterator
         raise not_ethernet(path, linktype)
     scapy_log = logging.getLogger("scapy.runtime")
     warnings = _ScapyWarnings()
-    scapy_log.addHandler(warnings)
+    # scapy's warnings about the file are ours to word (one line, at the end): collected, not printed
+    saved = scapy_log.handlers[:], scapy_log.propagate
+    scapy_log.handlers, scapy_log.propagate = [warnings], False
     n = 0
     consumed = 24  # pcap: the file header, then 16 bytes + the captured bytes per record
     try:
@@ -115,7 +131,9 @@ def timed_frames(path: str | Path, *, allow_truncated: bool = False) -> Iterator
                 caplen = getattr(meta, "caplen", None)
                 if caplen is not None:
                     consumed += 16 + caplen
-                    if len(frame) < min(caplen, MAX_FRAME) and not allow_truncated:
+                    if len(frame) < min(caplen, MAX_FRAME):  # the file ends inside this record
+                        if allow_truncated:
+                            break
                         raise _truncated(path, n)
                 n += 1
                 yield _stamp(meta, reader), frame
@@ -126,7 +144,7 @@ def timed_frames(path: str | Path, *, allow_truncated: bool = False) -> Iterator
             if cut and not allow_truncated:
                 raise _truncated(path, n)
     finally:
-        scapy_log.removeHandler(warnings)
+        scapy_log.handlers, scapy_log.propagate = saved
 
 
 def _truncated(path: str | Path, packets: int) -> CaptureFileError:

@@ -88,7 +88,7 @@ def timed_rows(path: str | Path, *, allow_truncated: bool = False) -> Iterator[t
         yield times.pop(), row
 
 
-def pcap_rows(path: str | Path, *, mode: str = "default") -> list[dict]:
+def pcap_rows(path: str | Path, *, mode: str = "default", allow_truncated: bool = False) -> list[dict]:
     """Flat rows (without idx) of every packet that has an Ethernet layer.
 
     The default mode uses the struct fast path (pipeline.fastparse); v1 mode
@@ -97,7 +97,7 @@ def pcap_rows(path: str | Path, *, mode: str = "default") -> list[dict]:
     from scapy.layers.l2 import Ether
 
     if mode == "default":
-        return [row for _, row in timed_rows(path)]
+        return [row for _, row in timed_rows(path, allow_truncated=allow_truncated)]
     rows = []
     for pkt in read_packets(path):
         if Ether not in pkt:
@@ -257,6 +257,10 @@ def cmd_predict(args) -> int:
     check_capture(args.file)
     eve_path = prepare_output(args.eve) if args.eve else None
     suppression = Suppression.load(args.suppress) if args.suppress else None
+    if args.profile:
+        from antinex.pipeline.profile import load_profile
+
+        load_profile(args.profile)  # a bad profile file fails before the model's (slow) load
     scorer, profile = load_detector(args.model, args.store, args.profile)
     result = analyze_capture(args.file, profile=profile, scorer=scorer, allow_truncated=args.allow_truncated,
                              progress=not args.json and sys.stderr.isatty())
@@ -296,7 +300,7 @@ def pcap_to_csv(path: str | Path, out: str | Path, *, mode: str = "default", kin
     check_capture(path)
     target = prepare_output(out)
     if kind == "packets":
-        df = rows_to_frame(pcap_rows(path, mode=mode), mode=mode)
+        df = rows_to_frame(pcap_rows(path, mode=mode, allow_truncated=allow_truncated), mode=mode)
         if mode == "default":
             from antinex.pipeline.payload_features import add_payload_features
 
@@ -373,11 +377,22 @@ def cmd_profile(args) -> int:
 def cmd_replay(args) -> int:
     from antinex.pipeline.publisher import PacketPublisher
 
+    from kombu.exceptions import OperationalError
+    from redis.exceptions import RedisError
+
+    from antinex.pipeline import settings
+
     check_capture(args.file)  # before connecting: a wrong path is not a broker problem
+    url = args.broker or settings.broker_url()
     n = 0
-    with PacketPublisher(args.broker) as pub:
-        for ts, frame in timed_frames(args.file, allow_truncated=args.allow_truncated):
-            n += pub.publish_frame(frame, ts, source=args.source)
+    try:
+        with PacketPublisher(url) as pub:
+            for ts, frame in timed_frames(args.file, allow_truncated=args.allow_truncated):
+                n += pub.publish_frame(frame, ts, source=args.source)
+    except (OperationalError, RedisError, OSError) as exc:
+        raise ValueError(f"cannot publish to the broker {url}: {exc} ({n} packets published)") from None
+    except CaptureFileError as exc:
+        raise CaptureFileError(f"{exc} ({n} packets were published before the cut)") from None
     print(f"published {n} packets")
     return 0
 
