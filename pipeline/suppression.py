@@ -131,7 +131,7 @@ def parse_line(text: str, source: str = "<text>", number: int = 0) -> Rule | Non
         if not keys["path"].startswith("/"):
             raise SuppressionError(f"{where}: a path starts with '/', got {keys['path']!r}")
         rule.path = keys["path"]
-    if rule.sid is None and rule.path is None and not rule.networks:
+    if not rule.sid and rule.path is None and not rule.networks:
         raise SuppressionError(f"{where}: the entry matches every alert; name a sig_id, an ip or a path")
     return rule
 
