@@ -175,11 +175,14 @@ def evaluate_round(outdir: Path, manifest: dict, r: int, profile, scorer=None) -
     verdicts += a.take_verdicts() + a.judge(batch, scorer)
     rule_hits: dict[int, float] = {}
     model_hits: dict[int, float] = {}
+    by_name: dict[str, dict[int, float]] = {}  # verdict name -> flow -> first time
     for v in verdicts:
         if not v.attack:
             continue
         hits = model_hits if v.kind == "request" else rule_hits
         hits[v.flow_id] = min(hits.get(v.flow_id, v.ts), v.ts)
+        named = by_name.setdefault(v.name, {})
+        named[v.flow_id] = min(named.get(v.flow_id, v.ts), v.ts)
     out = {"round": r, "attacks": {}, "benign": {}}
     for s in manifest["sessions"]:
         if s["round"] != r or not s.get("attack"):
@@ -189,7 +192,13 @@ def evaluate_round(outdir: Path, manifest: dict, r: int, profile, scorer=None) -
         flagged = [fid for fid in mine if fid in rule_hits]
         first = min((rule_hits[f] for f in flagged), default=None)
         entry = {"flows": len(mine), "flagged": len(flagged), "share": len(flagged) / len(mine) if mine else None,
-                 "first_alert_s": None if first is None else round(first - start, 2)}
+                 "first_alert_s": None if first is None else round(first - start, 2), "by_verdict": {}}
+        for name, hits in sorted(by_name.items()):
+            got = [hits[f] for f in mine if f in hits]
+            if got:  # how much each rule alone would flag, and how soon
+                entry["by_verdict"][name] = {"flagged": len(got), "first_alert_s": round(min(got) - start, 2)}
+        entry["unflagged"] = [{"requests": flows[f]["requests"], "seconds": round(flows[f]["last"] - flows[f]["first"], 2),
+                               "start_s": round(flows[f]["first"] - start, 2)} for f in mine if f not in rule_hits][:10]
         if s["attack"] == "hydra":
             posts = sorted((q for q in requests if q.src_ip == attacker and q.method == "POST"
                             and start - 0.5 <= (q.ts or 0) <= end), key=lambda q: q.ts)
@@ -236,13 +245,16 @@ def _pct(v) -> str:
 def markdown(res: dict) -> str:
     lines = [f"Profile fitted on the benign flows of round(s) {res['fit_rounds']}, measured on held-out round(s) "
              f"{res['held_out_rounds']}; request model: {res['model'] or 'none (rules only)'}.", "",
-             "| round | attack | connections | flagged | first alert after start | hydra: flagged by attempt |",
-             "|---|---|---|---|---|---|"]
+             "| round | attack | connections | flagged | first alert after start | hydra: flagged by attempt | "
+             "connections per verdict |",
+             "|---|---|---|---|---|---|---|"]
     for r in res["rounds"]:
         for name, e in r["attacks"].items():
             by = f"{e.get('flagged_by_attempt')} of {e.get('attempts')}" if name == "hydra" else "–"
+            alone = "; ".join(f"{k} {v['flagged']} (first after {v['first_alert_s']} s)"
+                              for k, v in e.get("by_verdict", {}).items())
             lines.append(f"| {r['round']} | {name} | {e['flows']} | {e['flagged']} ({_pct(e['share'])}) | "
-                         f"{e['first_alert_s']} s | {by} |")
+                         f"{e['first_alert_s']} s | {by} | {alone} |")
     lines += ["", "| round | benign connections | alerted by the rules | alerted with the request model |",
               "|---|---|---|---|"]
     for r in res["rounds"]:

@@ -101,21 +101,42 @@ class ModelRequestScorer:
         self.attack_value = float(trained.classes[-1]) if trained.classes else 1.0
         self._numeric = [f for f in trained.features if f in PAYLOAD_FEATURES or f in REQUEST_COLUMNS]
 
-    def _evidence(self, frame: pd.DataFrame) -> np.ndarray:
-        """What occlusion compares: the attack logit of a dense network (a saturated probability of
-        1.00 hides which feature mattered; the logit does not), else the attack probability."""
+    def _occlusion(self, sub: pd.DataFrame) -> dict[str, np.ndarray]:
+        """How much each numeric feature adds to the attack evidence of each row: the evidence minus the
+        evidence with that feature set to 0. The evidence is the attack logit of a dense network (a
+        saturated probability of 1.00 hides which feature mattered; the logit does not), else the
+        attack probability."""
+        names = [f for f in self._numeric if sub[f].astype(float).any()]
+        if not names:
+            return {}
         plan = self.trained._fused_layers() if hasattr(self.trained, "_fused_layers") else None
-        if plan:
+        if plan:  # one forward pass over the rows and all their occluded copies
             from antinex.utils.dataset import feature_matrix
 
-            h = feature_matrix(frame, self.trained.features, self.trained.missing_value)
+            x = feature_matrix(sub, self.trained.features, self.trained.missing_value)
+            copies = [x]
+            for f in names:
+                blank = x.copy()
+                blank[:, self.trained.features.index(f)] = 0.0
+                copies.append(blank)
+            h = np.concatenate(copies)
             for w, b, act in plan[:-1]:
                 h = act(h @ w + b)
             w, b, _ = plan[-1]
             z = (h @ w + b).astype(np.float64)
-            return z[:, 0] if z.shape[1] == 1 else z[:, -1] - np.delete(z, -1, axis=1).max(axis=1)
-        out = self.trained.predict_raw(frame)
-        return np.asarray(self.trained.scores(out), dtype=np.float64).reshape(-1)
+            ev = z[:, 0] if z.shape[1] == 1 else z[:, -1] - np.delete(z, -1, axis=1).max(axis=1)
+            ev = ev.reshape(len(copies), len(sub))
+            return {f: ev[0] - ev[k + 1] for k, f in enumerate(names)}
+        base = self._probability(sub)
+        out = {}
+        for f in names:
+            blank = sub.copy()
+            blank[f] = 0.0
+            out[f] = base - self._probability(blank)
+        return out
+
+    def _probability(self, frame: pd.DataFrame) -> np.ndarray:
+        return np.asarray(self.trained.scores(self.trained.predict_raw(frame)), dtype=np.float64).reshape(-1)
 
     def score(self, requests: Sequence[HttpRequest]) -> list[RequestScore]:
         if not requests:
@@ -132,17 +153,11 @@ class ModelRequestScorer:
         flagged = np.flatnonzero(attack)
         if len(flagged):
             sub = frame.iloc[flagged].reset_index(drop=True)
-            base = self._evidence(sub)
-            drops = {}
-            for f in self._numeric:  # occlusion: the evidence without each feature (set to 0)
-                if not sub[f].astype(float).any():
-                    continue
-                blank = sub.copy()
-                blank[f] = 0.0
-                drops[f] = base - self._evidence(blank)
+            drops = self._occlusion(sub)
+            values = {f: sub[f].to_numpy(dtype=float) for f in drops}
             for k, i in enumerate(flagged):
                 top = sorted(((d[k], f) for f, d in drops.items() if d[k] > 0.01), reverse=True)[:TOP_FEATURES]
-                parts = [f"{f}={_num(sub.at[k, f])} (+{d:.2f})" for d, f in top]
+                parts = [f"{f}={_num(values[f][k])} (+{d:.2f})" for d, f in top]
                 text = f"score {scores[i]:.2f} ≥ {self.threshold:.2f}"
                 if novel is not None and novel[i] == 1 and decided[i] != self.attack_value:
                     text = f"unlike every normal training request (novelty detector); score {scores[i]:.2f}"
