@@ -117,6 +117,7 @@ class Flow:
         self.rst = False
         self.ended: float | None = None  # when both FINs or a RST were seen
         self._retransmitted_before = 0
+        self.last_request: HttpRequest | None = None
         self.flagged: set[str] = set()  # verdict names already given to this flow (alerts once per flow)
 
     # -- packets ----------------------------------------------------------------
@@ -180,6 +181,7 @@ class Flow:
         req.retransmitted = self.up.stream.retransmitted - self._retransmitted_before
         self._retransmitted_before = self.up.stream.retransmitted
         self.requests += 1
+        self.last_request = req
         if req.head_complete and req.ts_head is not None:
             self.head_seconds_max = max(self.head_seconds_max, req.ts_head - req.ts)
         if req.complete and req.ts_end is not None and req.ts_head is not None:

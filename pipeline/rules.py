@@ -44,7 +44,8 @@ def check_flow(flow: Flow, now: float, profile: Profile) -> list[Verdict]:
             out.append(_verdict(
                 flow, "slowloris", "flow", profile, score_past(age, limit),
                 f"slowloris rule: request headers still incomplete after {_num(age)} s "
-                f"({fl.received} bytes in {fl.segments} segments); {profile.explain('head_seconds')}",
+                f"({fl.received} bytes in {fl.segments} segment{'s' if fl.segments != 1 else ''}); "
+                f"{profile.explain('head_seconds')}",
                 now, {"head_seconds": age, "bytes": fl.received, "segments": fl.segments},
                 request=_partial_request(flow)))
     if fl is not None and fl.head_complete and "slow-body" not in flow.flagged:
@@ -68,13 +69,15 @@ def check_flow(flow: Flow, now: float, profile: Profile) -> list[Verdict]:
                 flow, "slow-read", "flow", profile, score_past(zero, zlimit),
                 f"slow read rule: the client advertised a zero receive window {zero} times while the server "
                 f"was sending; {profile.explain('client_zero_windows')}",
-                now, {"client_zero_windows": zero, "client_min_window": window}))
+                now, {"client_zero_windows": zero, "client_min_window": window},
+                request=_partial_request(flow) or flow.last_request))
         elif window is not None and window < wlimit:
             out.append(_verdict(
                 flow, "slow-read", "flow", profile, score_past(window, wlimit, "min"),
                 f"slow read rule: the client advertised a receive window of {window} bytes while the server "
                 f"was sending; {profile.explain('client_window')}",
-                now, {"client_zero_windows": zero, "client_min_window": window}))
+                now, {"client_zero_windows": zero, "client_min_window": window},
+                request=_partial_request(flow) or flow.last_request))
     return out
 
 
