@@ -39,13 +39,14 @@ from antinex.pipeline.source_windows import SourceWindows
 from antinex.pipeline.verdicts import Verdict
 
 IDLE_TIMEOUT = 120.0  # seconds without a packet before a flow is closed (nfstream's default too)
+MAX_FLOWS = 500_000  # flows followed at once; past it the least recently active is closed (a SYN flood)
 CLOSED_LINGER = 5.0  # a flow that ended keeps its late ACKs and retransmissions this long
 SWEEP_EVERY = 1.0
 
 
 def _value(row: dict, key: str):
     v = row.get(key)
-    if v is None or (isinstance(v, float) and math.isnan(v)) or v == "":
+    if v is None or v == "" or (v.__class__ is float and v != v):  # missing, or NaN from a CSV
         return None
     return v
 
@@ -55,23 +56,35 @@ def packet_fields(row: dict) -> tuple | None:
     sport = _value(row, "tcp_sport")
     if sport is None:
         return None
-    src, dst = _value(row, "ip_src"), _value(row, "ip_dst")
-    size = _value(row, "ip_len")
-    if src is None:
+    src = row.get("ip_src")
+    if src is not None and src == src:
+        dst, size = row.get("ip_dst"), _value(row, "ip_len")
+    else:
         src, dst = _value(row, "ipv6_src"), _value(row, "ipv6_dst")
         plen = _value(row, "ipv6_plen")
         size = None if plen is None else int(plen) + 40
     if src is None or dst is None:
         return None
-    load = _value(row, "raw_load")
-    try:
-        payload = bytes.fromhex(load) if isinstance(load, str) else b""
-    except ValueError:
-        payload = b""
+    load = row.get("raw_load")
+    payload = b""
+    if load.__class__ is str and load:
+        try:
+            payload = bytes.fromhex(load)
+        except ValueError:
+            pass
     wscale = _value(row, "tcp_fields_options.WScale")
     return (str(src), int(sport), str(dst), int(_value(row, "tcp_dport") or 0), int(_value(row, "tcp_seq") or 0),
             int(_value(row, "tcp_flags") or 0), int(_value(row, "tcp_window") or 0),
             None if wscale is None else int(wscale), payload, int(size or 0))
+
+
+def relevant(event: str, req: HttpRequest | None, status: int | None) -> bool:
+    """Whether a source rule reads its window after this event (see rules.check_source)."""
+    if event == "open":
+        return True
+    if event == "answer":
+        return status in (401, 403, 404)
+    return req is not None and req.method == "POST"
 
 
 class Analyzer:
@@ -80,17 +93,24 @@ class Analyzer:
     ``profile`` None turns the rules off (fitting a profile, exporting
     features); ``observer`` (:class:`~pipeline.profile.Observer`) sees every
     request, flow end and source window. ``on_flow_end(flow)`` is called
-    with each flow as it is closed (its final :meth:`Flow.snapshot`).
+    with each flow as it is closed (its final :meth:`Flow.snapshot`);
+    ``on_request(request, source_features)`` with each request and its
+    source's window at that moment (:data:`pipeline.source_windows.FEATURES`).
+    :meth:`snapshots` gives the in-flight rows of the open flows.
     """
 
     def __init__(self, profile: Profile | None = None, *, idle_timeout: float = IDLE_TIMEOUT,
                  sweep_every: float = SWEEP_EVERY, observer: Observer | None = None,
-                 on_flow_end: Callable[[Flow], None] | None = None, keep_requests: bool = True):
+                 on_flow_end: Callable[[Flow], None] | None = None,
+                 on_request: Callable[[HttpRequest, dict], None] | None = None, keep_requests: bool = True,
+                 max_flows: int = MAX_FLOWS):
         self.profile = profile
         self.idle_timeout, self.sweep_every = idle_timeout, sweep_every
         self.observer = observer
         self.on_flow_end = on_flow_end
+        self.on_request = on_request
         self.keep_requests = keep_requests
+        self.max_flows = max_flows
         self.windows = SourceWindows(profile.window if profile else 60.0)
         self.flows: OrderedDict[tuple, Flow] = OrderedDict()  # least recently active first
         self.watch: set[tuple] = set()  # flows the sweep re-checks: a request in flight or a tiny window
@@ -134,6 +154,11 @@ class Analyzer:
         """Rule verdicts reached since the last call."""
         out, self._verdicts = self._verdicts, []
         return out
+
+    def snapshots(self, now: float | None = None) -> list[dict]:
+        """The feature rows of the flows still open, as they stand at ``now`` (default: the clock)."""
+        when = self.clock if now is None else now
+        return [flow.snapshot(when) for flow in self.flows.values()]
 
     @property
     def waiting(self) -> int:
@@ -205,6 +230,8 @@ class Analyzer:
         else:
             client, server = (a, b) if a[1] > b[1] else (b, a)  # the ephemeral (higher) port is the client's
         flow = Flow(client, server, ts, handshake=bool(flags & SYN))
+        while len(self.flows) >= self.max_flows:
+            self._end(next(iter(self.flows)))  # the least recently active
         self.flows[key] = flow
         self.flows_total += 1
         self.windows.flow_opened(client[0], flow.id, ts)
@@ -218,12 +245,14 @@ class Analyzer:
             self._requests.append(req)
         if self.observer is not None:
             self.observer.request(req)
+        if self.on_request is not None:
+            self.on_request(req, self.windows.features(flow.client[0], ts))
         self._source(flow, ts, "request", req)
 
     def _source(self, flow: Flow, ts: float, event: str, req: HttpRequest | None = None,
                 status: int | None = None) -> None:
-        if self.profile is None and self.observer is None:
-            return
+        if self.observer is None and (self.profile is None or not relevant(event, req, status)):
+            return  # the window's counts were updated; no rule reads them for this event
         feats = self.windows.features(flow.client[0], ts)
         if self.observer is not None:
             self.observer.source(feats)

@@ -114,6 +114,7 @@ class Analysis:
         self.verdicts: list = []  # every verdict: requests (benign too), flows, sources
         self.requests: list = []
         self.flows: list = []  # final snapshots, when asked for
+        self.source_features: dict[int, dict] = {}  # id(request) -> its source's window when it came
         self.packets = self.tcp_packets = self.flows_total = self.http_flows = 0
         self.first: float | None = None
         self.last: float | None = None
@@ -130,8 +131,14 @@ def analyze_capture(path: str | Path, *, profile=None, scorer=None, allow_trunca
     from antinex.pipeline.analyzer import Analyzer
 
     result = Analysis()
+    windows: dict[int, dict] = result.source_features
+
+    def remember(req, features):
+        windows[id(req)] = features
+
     analyzer = Analyzer(profile, observer=observer,
-                        on_flow_end=(lambda f: result.flows.append(f.snapshot())) if keep_flows else None)
+                        on_flow_end=(lambda f: result.flows.append(f.snapshot())) if keep_flows else None,
+                        on_request=remember if keep_requests else None)
     bar = None
     if progress:
         from tqdm import tqdm
@@ -310,7 +317,8 @@ def pcap_to_csv(path: str | Path, out: str | Path, *, mode: str = "default", kin
     else:
         result = analyze_capture(path, allow_truncated=allow_truncated, keep_requests=kind == "requests",
                                  keep_flows=kind == "flows")
-        df = pd.DataFrame(request_rows(result.requests) if kind == "requests" else result.flows)
+        df = pd.DataFrame(request_rows(result.requests, result.source_features) if kind == "requests"
+                          else result.flows)
     try:
         df.to_csv(target, index=False)
     except OSError as exc:
@@ -318,9 +326,11 @@ def pcap_to_csv(path: str | Path, out: str | Path, *, mode: str = "default", kin
     return len(df)
 
 
-def request_rows(requests) -> list[dict]:
-    """One row per request: where and when it travelled, its answer, and every request-level column."""
+def request_rows(requests, source_features: dict[int, dict] | None = None) -> list[dict]:
+    """One row per request: where and when it travelled, its answer, every request-level column and,
+    when known, its source's window at that moment (``src_*``: ``Analysis.source_features``)."""
     from antinex.pipeline.request_scoring import request_row
+    from antinex.pipeline.source_windows import FEATURES
 
     rows = []
     for r in requests:
@@ -329,6 +339,8 @@ def request_rows(requests) -> list[dict]:
                "method": r.method, "target": r.target,
                "response_status": -1 if r.response_status is None else r.response_status}
         row.update(request_row(r))
+        if source_features is not None:
+            row.update(source_features.get(id(r)) or dict.fromkeys(FEATURES, 0.0))
         rows.append(row)
     return rows
 

@@ -8,6 +8,7 @@ the same struct fast path a capture file or a live agent uses.
 from __future__ import annotations
 
 from scapy.layers.inet import IP, TCP
+from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import Ether
 from scapy.packet import Raw
 
@@ -28,7 +29,8 @@ class Conversation:
         other = "s" if side == "c" else "c"
         tcp = TCP(sport=src[1], dport=dst[1], flags=flags, seq=seq % 2**32, ack=self.seq[other] % 2**32,
                   window=self.window if window is None else window, options=options or [])
-        pkt = Ether() / IP(src=src[0], dst=dst[0]) / tcp
+        net = IPv6(src=src[0], dst=dst[0]) if ":" in src[0] else IP(src=src[0], dst=dst[0])
+        pkt = Ether() / net / tcp
         if payload:
             pkt = pkt / Raw(payload)
         return bytes(pkt)

@@ -226,3 +226,22 @@ def test_request_stream_pieces():
     s = RequestStream()
     assert s.feed(b"GET /a HTTP/1.1\r\n", 1.0) == [] and s.in_flight().method == "GET"
     assert [r.target for r in s.feed(b"\r\n", 2.0)] == ["/a"] and s.in_flight() is None
+
+
+def test_ipv6_connections_are_followed_too():
+    c = Conversation(client=("2001:db8::2", 40000), server=("2001:db8::1", 8080))
+    c.handshake(1.0)
+    c.send(1.1, "c", POST_HEAD)
+    c.send(1.2, "c", POST_BODY)
+    c.send(1.3, "s", response(200))
+    c.close(2.0)
+    flows = []
+    a = Analyzer(None, on_flow_end=flows.append)
+    a.feed_many(c.rows())
+    a.finish()
+    reqs = a.take_requests()
+    assert [r.raw for r in reqs] == [POST_HEAD + POST_BODY] and reqs[0].response_status == 200
+    snap = flows[0].snapshot()
+    assert (snap["src_ip"], snap["dest_port"]) == ("2001:db8::2", 8080)
+    # IPv6 header + TCP header (the SYN's with 8 bytes of options) + payload, per client packet
+    assert snap["up_bytes"] == 8 + sum(40 + 20 + n for n in (0, 0, len(POST_HEAD), len(POST_BODY), 0, 0))
