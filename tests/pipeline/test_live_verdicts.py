@@ -160,3 +160,23 @@ def test_the_subscriber_refuses_unreadable_alert_settings(env, word, tmp_path):
     proc = subprocess.run([sys.executable, "-m", "antinex.pipeline.subscriber"], capture_output=True, text=True,
                           timeout=60, env={**os.environ, **env, "ANTINEX_EVE_FILE": str(tmp_path / "e.json")})
     assert proc.returncode == 2 and word in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_one_default_store_and_model_for_every_command(monkeypatch, tmp_path):
+    """The quick start saves where antinex predict, antinex-pcap predict and the subscriber look."""
+    from antinex.pipeline import verdict_settings
+    from antinex.pipeline.pcap import build_parser as pcap_parser
+    from antinex.utils.cli import build_parser as cli_parser
+    from antinex.utils.data import DEFAULT_REQUEST
+
+    label = json.loads(DEFAULT_REQUEST.read_text())["label"]
+    for env, expected in ((str(tmp_path / "store"), str(tmp_path / "store")), (None, "./antinex-models")):
+        if env:
+            monkeypatch.setenv("ANTINEX_MODEL_STORE", env)
+        else:
+            monkeypatch.delenv("ANTINEX_MODEL_STORE", raising=False)
+        stores = {cli_parser().parse_args(["quickstart"]).store, cli_parser().parse_args(["train", "-f", "r"]).store,
+                  cli_parser().parse_args(["predict", "-f", "r"]).store,
+                  pcap_parser().parse_args(["predict", "c.pcap"]).store, verdict_settings.model_store()}
+        assert stores == {expected}
+    assert pcap_parser().parse_args(["predict", "c.pcap"]).model == label == verdict_settings.model_name()
