@@ -173,22 +173,24 @@ class RequestStream:
 
     def _start(self, data: bytes, pos: int) -> int | None:
         """Where the next request begins (leading blank lines skipped); None to drop the rest."""
-        while pos < len(data) and data[pos] in (0x0D, 0x0A):
-            pos += 1  # RFC 9112: a server ignores empty lines before a request line
-        if pos >= len(data):
-            return pos
-        if self._skip_to_request or self.http is None:
+        while True:
+            while pos < len(data) and data[pos] in (0x0D, 0x0A):
+                pos += 1  # RFC 9112: a server ignores empty lines before a request line
+            if pos >= len(data) or not (self._skip_to_request or self.http is None):
+                return pos
             verdict = looks_like_request(bytes(data[pos:pos + 16]))
-            if verdict is False:
-                if self.http is None:
-                    self.http = False  # not HTTP at all: nothing to read on this connection
-                    return None
-                at = _next_line_start(data, pos)  # resynchronise on a later line
-                return None if at is None else self._start(data, at)
             if verdict is True:
                 self.http = True
                 self._skip_to_request = False
-        return pos
+            if verdict is not False:
+                return pos
+            if self.http is None:
+                self.http = False  # not HTTP at all: nothing to read on this connection
+                return None
+            at = _next_line_start(data, pos)  # resynchronise on a later line
+            if at is None:
+                return None
+            pos = at
 
     def _read_head(self, view: memoryview, pos: int, ts: float) -> int:
         before = len(self._buf)

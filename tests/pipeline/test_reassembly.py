@@ -245,3 +245,32 @@ def test_ipv6_connections_are_followed_too():
     assert (snap["src_ip"], snap["dest_port"]) == ("2001:db8::2", 8080)
     # IPv6 header + TCP header (the SYN's with 8 bytes of options) + payload, per client packet
     assert snap["up_bytes"] == 8 + sum(40 + 20 + n for n in (0, 0, len(POST_HEAD), len(POST_BODY), 0, 0))
+
+
+def test_hostile_and_random_bytes_never_break_the_analyzer():
+    """Junk, cut heads, bad chunk sizes, huge declared lengths, random order and duplicates: the
+    analyzer reads on (a capture holds whatever attackers send)."""
+    import random
+
+    rng = random.Random(5)
+    pieces = [b"GET / HTTP/1.1\r\n", b"Host: a\r\n\r\n", b"POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
+              b"zz\r\nabc\r\n", b"0\r\n\r\n", b"Content-Length: 99999999999\r\n", b"\r\n\r\n", b"\x00\xff" * 50,
+              b"HTTP/1.1 200 OK\r\nContent-Length: -5\r\n\r\n", b"\n\n\n", b"GET " + b"a" * 5000, b"\r\n"]
+    for round_ in range(30):
+        c = Conversation(client=("10.9.1.%d" % (round_ + 1), 40000))
+        c.handshake(1.0)
+        sent = []
+        for i in range(40):
+            side = rng.choice("cs")
+            data = b"".join(rng.choice(pieces) for _ in range(rng.randint(1, 4)))
+            sent.append((side, c.seq[side], data))
+            c.seq[side] += len(data)
+        rng.shuffle(sent)
+        for i, (side, seq, data) in enumerate(sent + sent[:5]):
+            c.emit(2.0 + i * 0.01, side, "PA", seq, data)
+        c.close(5.0)
+        a = Analyzer(None)
+        a.feed_many(c.rows())
+        a.finish()
+        for r in a.take_requests():
+            assert r.method and len(r.raw) <= 64 * 1024 * 2 + 8
