@@ -206,15 +206,16 @@ def run(quick: bool = False) -> list[dict]:
         rows.append({"name": f"packet→alert line p95 at 1,000 pkt/s ({label})", "value": p95, "unit": "ms",
                      "baseline_name": "capture→CSV p95, alerts off (same packets)", "baseline_value": d95,
                      "ratio": p95 / d95,
-                     "notes": f"{len(lat)} alerts, p50 {p50:.1f} ms; subscriber: row on disk, analyzer, "
-                              + ("scoring thread (quick-start detector), " if name == "request-attack" else "")
-                              + "EVE line written"})
+                     "notes": f"{len(lat)} alerts, p50 {p50:.1f} ms; subscriber: row on disk, queued to the "
+                              "verdict thread: analyzer"
+                              + (", quick-start detector" if name == "request-attack" else ", rules")
+                              + ", EVE line written"})
     c95 = _pct(to_disk, 0.95) * 1000
     rows.append({"name": "capture→CSV p95 at 1,000 pkt/s with the alerts on", "value": c95, "unit": "ms",
                  "baseline_name": "capture→CSV p95, alerts off (same packets)", "baseline_value": d95,
                  "ratio": c95 / d95, "notes": f"{len(to_disk)} packets, p50 {statistics.median(to_disk) * 1000:.1f} ms "
                                               f"(alerts off: p50 {statistics.median(rows_only) * 1000:.1f} ms): what the "
-                                              "analyzer costs the rows' own path"})
+                                              "analyzer's thread costs the rows' own path"})
     rows.append({"name": "analyzer throughput (frames → rows → flows, requests, rules)", "value": a_rate,
                  "unit": "pkt/s", "baseline_name": "struct fast path alone (frames → rows)", "baseline_value": f_rate,
                  "ratio": a_rate / f_rate,

@@ -101,67 +101,92 @@ class ModelRequestScorer:
         self.attack_value = float(trained.classes[-1]) if trained.classes else 1.0
         self._numeric = [f for f in trained.features if f in PAYLOAD_FEATURES or f in REQUEST_COLUMNS]
 
-    def _occlusion(self, sub: pd.DataFrame) -> dict[str, np.ndarray]:
-        """How much each numeric feature adds to the attack evidence of each row: the evidence minus the
-        evidence with that feature set to 0. The evidence is the attack logit of a dense network (a
-        saturated probability of 1.00 hides which feature mattered; the logit does not), else the
-        attack probability."""
-        names = [f for f in self._numeric if sub[f].astype(float).any()]
+    def _plan(self):
+        """The dense network's layers with the scaling folded in, or None (other layers, text inputs)."""
+        if any(f not in self._numeric for f in self.trained.features):
+            return None
+        fused = getattr(self.trained, "_fused_layers", None)
+        return fused() if fused is not None else None
+
+    @staticmethod
+    def _evidence(plan, x: np.ndarray) -> np.ndarray:
+        """The attack logit of every row (a saturated probability of 1.00 hides which feature mattered;
+        the logit does not)."""
+        h = x
+        for w, b, act in plan[:-1]:
+            h = act(h @ w + b)
+        w, b, _ = plan[-1]
+        z = (h @ w + b).astype(np.float64)
+        return z[:, 0] if z.shape[1] == 1 else z[:, -1] - np.delete(z, -1, axis=1).max(axis=1)
+
+    def _occlusion(self, plan, x: np.ndarray) -> dict[str, np.ndarray]:
+        """How much each numeric feature adds to the attack logit of each row: the logit minus the logit
+        with that feature set to 0, all copies in one forward pass."""
+        names = [(j, f) for j, f in enumerate(self.trained.features) if x[:, j].any()]
         if not names:
             return {}
-        plan = self.trained._fused_layers() if hasattr(self.trained, "_fused_layers") else None
-        if plan:  # one forward pass over the rows and all their occluded copies
-            from antinex.utils.dataset import feature_matrix
+        copies = [x]
+        for j, _ in names:
+            blank = x.copy()
+            blank[:, j] = 0.0
+            copies.append(blank)
+        ev = self._evidence(plan, np.concatenate(copies)).reshape(len(copies), len(x))
+        return {f: ev[0] - ev[k + 1] for k, (_, f) in enumerate(names)}
 
-            x = feature_matrix(sub, self.trained.features, self.trained.missing_value)
-            copies = [x]
-            for f in names:
-                blank = x.copy()
-                blank[:, self.trained.features.index(f)] = 0.0
-                copies.append(blank)
-            h = np.concatenate(copies)
-            for w, b, act in plan[:-1]:
-                h = act(h @ w + b)
-            w, b, _ = plan[-1]
-            z = (h @ w + b).astype(np.float64)
-            ev = z[:, 0] if z.shape[1] == 1 else z[:, -1] - np.delete(z, -1, axis=1).max(axis=1)
-            ev = ev.reshape(len(copies), len(sub))
-            return {f: ev[0] - ev[k + 1] for k, f in enumerate(names)}
-        base = self._probability(sub)
+    def _occlusion_frame(self, sub: pd.DataFrame) -> dict[str, np.ndarray]:
+        """The same with the model's own prediction (probability drop) for models without a dense plan."""
+        def probability(frame):
+            return np.asarray(self.trained.scores(self.trained.predict_raw(frame)), dtype=np.float64).reshape(-1)
+
+        base = probability(sub)
         out = {}
-        for f in names:
-            blank = sub.copy()
-            blank[f] = 0.0
-            out[f] = base - self._probability(blank)
+        for f in self._numeric:
+            if f in self.trained.features and sub[f].astype(float).any():
+                blank = sub.copy()
+                blank[f] = 0.0
+                out[f] = base - probability(blank)
         return out
-
-    def _probability(self, frame: pd.DataFrame) -> np.ndarray:
-        return np.asarray(self.trained.scores(self.trained.predict_raw(frame)), dtype=np.float64).reshape(-1)
 
     def score(self, requests: Sequence[HttpRequest]) -> list[RequestScore]:
         if not requests:
             return []
-        frame = request_frame(requests)
-        out = self.trained.predict_raw(frame)
-        scores = np.asarray(self.trained.scores(out), dtype=np.float64).reshape(-1)
-        decided = self.trained.decode(out)
-        novel = self.trained.novel(frame)
+        rows = [request_row(r) for r in requests]
+        plan = self._plan()
+        trained = self.trained
+        if plan:  # numeric request columns and a dense network: numpy only (no DataFrame per batch)
+            x = np.array([[row[f] for f in trained.features] for row in rows], dtype=np.float32)
+            x[~np.isfinite(x)] = trained.missing_value
+            out = trained._run_plan(plan, x)
+            novel = trained.novelty.predict(x) if trained.novelty is not None else None
+            frame = None
+        else:
+            frame = pd.DataFrame.from_records(rows, columns=list(PAYLOAD_FEATURES) + [REQUEST_TEXT_COLUMN,
+                                                                                   *REQUEST_COLUMNS])
+            out = trained.predict_raw(frame)
+            novel = trained.novel(frame)
+        scores = np.asarray(trained.scores(out), dtype=np.float64).reshape(-1)
+        decided = trained.decode(out)
         attack = decided == self.attack_value
         if novel is not None:
-            attack = attack | (novel == 1)
+            attack = attack | (np.asarray(novel) == 1)
         reasons = [""] * len(requests)
         flagged = np.flatnonzero(attack)
         if len(flagged):
-            sub = frame.iloc[flagged].reset_index(drop=True)
-            drops = self._occlusion(sub)
-            values = {f: sub[f].to_numpy(dtype=float) for f in drops}
+            if frame is None:
+                drops = self._occlusion(plan, x[flagged])
+                values = {f: x[flagged, trained.features.index(f)] for f in drops}
+            else:
+                sub = frame.iloc[flagged].reset_index(drop=True)
+                drops = self._occlusion_frame(sub)
+                values = {f: sub[f].to_numpy(dtype=float) for f in drops}
             for k, i in enumerate(flagged):
                 top = sorted(((d[k], f) for f, d in drops.items() if d[k] > 0.01), reverse=True)[:TOP_FEATURES]
-                parts = [f"{f}={_num(values[f][k])} (+{d:.2f})" for d, f in top]
+                parts = [f"{f}={_num(float(values[f][k]))} (+{d:.2f})" for d, f in top]
                 text = f"score {scores[i]:.2f} ≥ {self.threshold:.2f}"
                 if novel is not None and novel[i] == 1 and decided[i] != self.attack_value:
                     text = f"unlike every normal training request (novelty detector); score {scores[i]:.2f}"
-                reasons[i] = text + ("; top features (what each adds to the attack logit): " + ", ".join(parts)
+                what = "the attack logit" if frame is None else "the attack probability"
+                reasons[i] = text + (f"; top features (what each adds to {what}): " + ", ".join(parts)
                                      if parts else "")
         for i in np.flatnonzero(~attack):
             reasons[i] = f"score {scores[i]:.2f} < {self.threshold:.2f}"

@@ -115,12 +115,8 @@ class Subscriber:
         """The rows (on disk already) through the analyzer, each at its packet's capture time."""
         if self.verdicts is None or not pairs:
             return
-        try:
-            for body, row in pairs:
-                self.verdicts.feed(message_time(body), row)
-            self.verdicts.flush()
-        except Exception:  # verdicts are best effort; the rows are saved and acknowledged regardless
-            log.exception("analyzing %d packets failed", len(pairs))
+        # queued for the analyzer's own thread: the rows' path never waits for a verdict
+        self.verdicts.feed_batch([(message_time(body), row) for body, row in pairs])
 
     def _predict(self, rows: list[dict]) -> None:
         try:
@@ -155,8 +151,6 @@ class Subscriber:
     def _due(self) -> None:
         if self.batch and time.monotonic() - self.batch_started >= self.max_delay:
             self.flush_batch()
-        if self.verdicts is not None:
-            self.verdicts.idle()
 
     def _run_redis(self, stop_after: int, idle_timeout: float | None) -> None:
         queue = packet_queue()
