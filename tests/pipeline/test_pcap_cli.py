@@ -44,7 +44,14 @@ def test_to_csv_creates_a_missing_output_directory(capture, tmp_path, mode):
     proc = pcap("to-csv", str(capture), "-o", str(out), "--mode", mode, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert f"wrote 5 rows to {out}" in proc.stdout
-    assert len(pd.read_csv(out)) == 5
+    df = pd.read_csv(out)
+    assert len(df) == 5
+    if mode == "default":  # the features the shipped detector reads come with the rows
+        from antinex.pipeline.payload_features import PAYLOAD_FEATURES
+
+        assert set(PAYLOAD_FEATURES) <= set(df.columns) and (df["http_is_request"] == 1).all()
+    else:  # the original's columns, nothing added
+        assert not [c for c in df.columns if c.startswith(("payload_", "http_"))]
 
 
 def test_help_says_the_directory_is_created(tmp_path):
