@@ -102,8 +102,9 @@ class EveFile:
     def __init__(self, path: str | Path, max_bytes: int = 100 * 1024 * 1024, backups: int = 5):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        # delay: the file appears with the first alert, not when a subscriber starts
         self._handler = logging.handlers.RotatingFileHandler(self.path, maxBytes=max_bytes, backupCount=backups,
-                                                             encoding="utf-8")
+                                                             encoding="utf-8", delay=True)
         self._handler.setFormatter(logging.Formatter("%(message)s"))
 
     def __call__(self, line: str) -> None:
