@@ -12,7 +12,8 @@ slow body, -X slow read) and hydra's HTTP-form brute force against the
 login form, each against a different front end per round. Every tool's
 start and end are written to ``manifest.json``.
 
-``evaluate`` fits the flow profile on the *benign* flows (client
+``evaluate`` reads our manifest or ``antinex-lab record --netns``'s (its
+attack sessions' ``tool``, its rounds, pcaps and addresses), fits the flow profile on the *benign* flows (client
 addresses only) of the ``--fit-rounds`` and measures on the other rounds,
 held out:
 
@@ -154,6 +155,16 @@ def fit_profile(outdir: Path, manifest: dict, rounds: list[int], margin: float =
                                             "requests": observer.requests, "sources": sorted(clients)})
 
 
+def attack_name(session: dict) -> str | None:
+    """The attack of a session: ours (``attack``) or ``antinex-lab record --netns``'s (``tool`` of an
+    attack session), so the lab's own recordings evaluate the same way."""
+    if session.get("attack"):
+        return session["attack"]
+    if session.get("label") == "attack":
+        return session.get("tool")
+    return None
+
+
 def evaluate_round(outdir: Path, manifest: dict, r: int, profile, scorer=None) -> dict:
     from antinex.pipeline.analyzer import Analyzer
 
@@ -185,7 +196,8 @@ def evaluate_round(outdir: Path, manifest: dict, r: int, profile, scorer=None) -
         named[v.flow_id] = min(named.get(v.flow_id, v.ts), v.ts)
     out = {"round": r, "attacks": {}, "benign": {}}
     for s in manifest["sessions"]:
-        if s["round"] != r or not s.get("attack"):
+        name = attack_name(s)
+        if s.get("round") != r or not name:
             continue
         start, end = s["started"], s["ended"] + 2.0
         mine = [fid for fid, f in flows.items() if f["client"] == attacker and start - 0.5 <= f["first"] <= end]
@@ -199,14 +211,14 @@ def evaluate_round(outdir: Path, manifest: dict, r: int, profile, scorer=None) -
                 entry["by_verdict"][name] = {"flagged": len(got), "first_alert_s": round(min(got) - start, 2)}
         entry["unflagged"] = [{"requests": flows[f]["requests"], "seconds": round(flows[f]["last"] - flows[f]["first"], 2),
                                "start_s": round(flows[f]["first"] - start, 2)} for f in mine if f not in rule_hits][:10]
-        if s["attack"] == "hydra":
+        if name.startswith("hydra"):
             posts = sorted((q for q in requests if q.src_ip == attacker and q.method == "POST"
                             and start - 0.5 <= (q.ts or 0) <= end), key=lambda q: q.ts)
             flagged_at = next((i + 1 for i, q in enumerate(posts)
                                if q.flow_id in rule_hits and rule_hits[q.flow_id] <= (q.response_ts or q.ts_end or q.ts)),
                               None)
             entry.update(attempts=len(posts), flagged_by_attempt=flagged_at)
-        out["attacks"][s["attack"]] = entry
+        out["attacks"][name] = entry
     benign = [fid for fid, f in flows.items() if roles.get(f["client"], {}).get("role") == "client"]
     rules = sum(fid in rule_hits for fid in benign)
     either = sum(fid in rule_hits or fid in model_hits for fid in benign)
@@ -250,7 +262,7 @@ def markdown(res: dict) -> str:
              "|---|---|---|---|---|---|---|"]
     for r in res["rounds"]:
         for name, e in r["attacks"].items():
-            by = f"{e.get('flagged_by_attempt')} of {e.get('attempts')}" if name == "hydra" else "–"
+            by = f"{e.get('flagged_by_attempt')} of {e.get('attempts')}" if name.startswith("hydra") else "–"
             alone = "; ".join(f"{k} {v['flagged']} (first after {v['first_alert_s']} s)"
                               for k, v in e.get("by_verdict", {}).items())
             lines.append(f"| {r['round']} | {name} | {e['flows']} | {e['flagged']} ({_pct(e['share'])}) | "
