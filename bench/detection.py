@@ -205,10 +205,10 @@ def evaluate_round(outdir: Path, manifest: dict, r: int, profile, scorer=None) -
         first = min((rule_hits[f] for f in flagged), default=None)
         entry = {"flows": len(mine), "flagged": len(flagged), "share": len(flagged) / len(mine) if mine else None,
                  "first_alert_s": None if first is None else round(first - start, 2), "by_verdict": {}}
-        for name, hits in sorted(by_name.items()):
+        for verdict, hits in sorted(by_name.items()):
             got = [hits[f] for f in mine if f in hits]
             if got:  # how much each rule alone would flag, and how soon
-                entry["by_verdict"][name] = {"flagged": len(got), "first_alert_s": round(min(got) - start, 2)}
+                entry["by_verdict"][verdict] = {"flagged": len(got), "first_alert_s": round(min(got) - start, 2)}
         entry["unflagged"] = [{"requests": flows[f]["requests"], "seconds": round(flows[f]["last"] - flows[f]["first"], 2),
                                "start_s": round(flows[f]["first"] - start, 2)} for f in mine if f not in rule_hits][:10]
         if name.startswith("hydra"):
