@@ -11,11 +11,17 @@ Two modes:
   the old datasets can be reproduced and extended.
 
 A *message* is the nested dict the capture agents publish:
-``{"data": {layer: {field: value}}, "created": ..., "source": ...}``.
+``{"data": {layer: {field: value}}, "created": ..., "source": ..., "ts": ...}``.
+``created`` is the original's local time with one-second resolution;
+``ts`` (added in AntiNex 2) is the capture time in seconds since the epoch
+with microsecond resolution, what flow timing and slow-rate detection need
+(:func:`message_time` reads either).
 """
 from __future__ import annotations
 
 import datetime as dt
+import math
+import time
 from typing import Any, Iterable
 
 from antinex.pipeline import columns as C
@@ -251,8 +257,9 @@ def packet_to_message(pkt, *, mode: str = "default", source: str = "localhost",
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     data = packet_layers_v1(pkt) if mode == "v1" else packet_layers_default(pkt)
-    when = created or dt.datetime.fromtimestamp(float(getattr(pkt, "time", 0) or 0) or dt.datetime.now().timestamp())
-    return {"data": data, "created": when.strftime("%Y-%m-%d %H:%M:%S"), "source": source}
+    ts = float(getattr(pkt, "time", 0) or 0) or (created.timestamp() if created else time.time())
+    when = created or dt.datetime.fromtimestamp(ts)
+    return {"data": data, "created": when.strftime("%Y-%m-%d %H:%M:%S"), "source": source, "ts": round(ts, 6)}
 
 
 # longest prefix first, so "ipv6_" is never read as "ip_"
@@ -276,7 +283,8 @@ def _place(key: str) -> tuple:
     return place
 
 
-def row_to_message(row: dict, *, source: str = "localhost", created: dt.datetime | None = None) -> dict:
+def row_to_message(row: dict, *, source: str = "localhost", created: dt.datetime | None = None,
+                   ts: float | None = None) -> dict:
     """The default-mode message whose flat row is ``row``: the inverse of :func:`flatten_message`.
 
     The raw capture path dissects frames with the struct fast path (rows)
@@ -295,8 +303,25 @@ def row_to_message(row: dict, *, source: str = "localhost", created: dt.datetime
         for part in parents:
             node = node.setdefault(part, {})
         node[leaf] = value
-    when = created or dt.datetime.now()
-    return {"data": data, "created": when.strftime("%Y-%m-%d %H:%M:%S"), "source": source}
+    if ts is None:
+        ts = created.timestamp() if created else time.time()
+    when = created or dt.datetime.fromtimestamp(ts)
+    return {"data": data, "created": when.strftime("%Y-%m-%d %H:%M:%S"), "source": source, "ts": round(ts, 6)}
+
+
+def message_time(message: dict, default: float | None = None) -> float:
+    """A packet message's capture time in seconds: its ``ts``, else its ``created`` (one-second
+    resolution: messages of agents older than AntiNex 2), else ``default`` (or now)."""
+    ts = message.get("ts")
+    if isinstance(ts, (int, float)) and not isinstance(ts, bool) and math.isfinite(ts) and ts > 0:
+        return round(float(ts), 6)
+    created = message.get("created")
+    if isinstance(created, str):
+        try:
+            return dt.datetime.strptime(created, "%Y-%m-%d %H:%M:%S").timestamp()
+        except ValueError:
+            pass
+    return time.time() if default is None else default
 
 
 def packet_to_row(pkt, *, mode: str = "default") -> dict:

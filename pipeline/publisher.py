@@ -68,7 +68,7 @@ class PacketPublisher:
                 row = None  # a frame the fast path leaves to scapy
             if row is not None:
                 created = dt.datetime.fromtimestamp(when) if when else None
-                self.publish(row_to_message(row, source=source or settings.source_host(), created=created))
+                self.publish(row_to_message(row, source=source or settings.source_host(), created=created, ts=when))
                 return 1
         from scapy.layers.l2 import Ether
 

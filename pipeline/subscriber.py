@@ -1,7 +1,13 @@
-"""``antinex-subscriber``: NEW_PACKETS → CSV rows (→ predictions).
+"""``antinex-subscriber``: NEW_PACKETS → CSV rows (→ predictions) and verdicts → alerts.
 
 Each message is flattened, appended to a rotating CSV and only then
-acknowledged. With ANTINEX_PUBLISH_ENABLED=1 each new batch of rows (never
+acknowledged. With ANTINEX_ALERTS=1 (the default) the same packets, with
+their capture times, go through the analyzer ``antinex-pcap predict``
+runs (reassembled requests judged by the stored request model, flows and
+sources by the timing and window rules) and every attack verdict is
+written once per connection as a Suricata EVE JSON line to a rotating
+file (ANTINEX_EVE_FILE), and optionally to a Redis list or syslog
+(pipeline/verdict_settings.py lists the settings). With ANTINEX_PUBLISH_ENABLED=1 each new batch of rows (never
 all rows so far) is sent to the API for prediction; a batch goes out when it
 reaches ANTINEX_BATCH_SIZE rows or ANTINEX_MAX_DELAY seconds, whichever
 comes first. Bad messages are counted and dropped, never fatal. SIGTERM and
@@ -23,9 +29,13 @@ from pathlib import Path
 
 from kombu import Connection
 
+# the request model loads in a thread; TensorFlow's start-up chatter is noise in the subscriber's log
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
 from antinex.pipeline import settings
 from antinex.pipeline.csv_writer import RotatingCSV
-from antinex.pipeline.flatten import flatten_message
+from antinex.pipeline.flatten import flatten_message, message_time
 from antinex.pipeline.publisher import packet_queue
 from antinex.pipeline.redis_queue import ReliableBatchPopper, is_redis, open_envelope
 
@@ -37,12 +47,13 @@ class Subscriber:
 
     def __init__(self, broker_url: str | None = None, out_dir: str | Path | None = None, name: str | None = None,
                  max_rows: int | None = None, predictor=None, batch_size: int = 100, max_delay: float = 0.5,
-                 prefetch: int = 500):
+                 prefetch: int = 500, verdicts=None):
         self.url = broker_url or settings.broker_url()
         self.writer = RotatingCSV(out_dir or os.environ.get("DS_DIR", "var/datasets/recorded"),
                                   name or os.environ.get("DS_NAME", "netdata"),
                                   max_rows=max_rows or int(os.environ.get("ROTATE_ROWS", "100000")))
         self.predictor = predictor
+        self.verdicts = verdicts  # LiveVerdicts (pipeline/live_verdicts.py), or None: rows only
         self.batch_size, self.max_delay, self.prefetch = batch_size, max_delay, prefetch
         # names this consumer's in-flight list on Redis: a restart with the same name resumes it
         self.consumer_name = name or os.environ.get("DS_NAME", "netdata")
@@ -89,13 +100,23 @@ class Subscriber:
         self.writer.write([row])
         message.ack()  # after the row is on disk
         self.accept([row])
+        self.analyze([(body, row)])
 
     def handle_batch(self, bodies: list) -> None:
         """Redis path: many messages, one write; acknowledged by the caller afterwards."""
-        rows = [r for r in (self.to_row(b) for b in bodies) if r is not None]
+        pairs = [(b, r) for b, r in ((b, self.to_row(b)) for b in bodies) if r is not None]
+        rows = [r for _, r in pairs]
         if rows:
             self.writer.write(rows)
         self.accept(rows)
+        self.analyze(pairs)
+
+    def analyze(self, pairs: list[tuple[dict, dict]]) -> None:
+        """The rows (on disk already) through the analyzer, each at its packet's capture time."""
+        if self.verdicts is None or not pairs:
+            return
+        # queued for the analyzer's own thread: the rows' path never waits for a verdict
+        self.verdicts.feed_batch([(message_time(body), row) for body, row in pairs])
 
     def _predict(self, rows: list[dict]) -> None:
         try:
@@ -119,8 +140,12 @@ class Subscriber:
         self.flush_batch()
         if hasattr(self.predictor, "close"):
             self.predictor.close()  # waits for the batches already sent
+        if self.verdicts is not None:
+            self.verdicts.close()  # every flow judged as it stands, every request scored
+            self.verdicts.writer.close()
         self.writer.close()
-        log.info("subscriber stopped: %d rows written, %d bad messages", self.received, self.bad)
+        log.info("subscriber stopped: %d rows written, %d bad messages%s", self.received, self.bad,
+                 f", {self.verdicts.writer.written} alerts" if self.verdicts is not None else "")
         return 0
 
     def _due(self) -> None:
@@ -183,17 +208,47 @@ def build_parser() -> argparse.ArgumentParser:
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
+def live_verdicts_from_env():
+    """The analyzer and alert sinks the environment asks for (pipeline/verdict_settings.py)."""
+    from antinex.pipeline import verdict_settings as vs
+    from antinex.pipeline.eve import AlertWriter, EveFile, RedisList, Syslog
+    from antinex.pipeline.live_verdicts import LiveVerdicts, model_loader, stored_profile
+    from antinex.pipeline.profile import load_profile
+    from antinex.pipeline.suppression import Suppression
+
+    suppression = Suppression.load(vs.suppress_file()) if vs.suppress_file() else None
+    model, store = vs.model_name(), vs.model_store()
+    profile = load_profile(vs.flow_profile()) if vs.flow_profile() else stored_profile(store, model)
+    sinks = [EveFile(vs.eve_file(), vs.eve_max_bytes(), vs.eve_backups())]
+    if vs.redis_url():
+        sinks.append(RedisList(vs.redis_url(), vs.redis_key(), vs.redis_max()))
+    if vs.syslog_address():
+        sinks.append(Syslog(vs.syslog_address(), vs.syslog_facility()))
+    live = LiveVerdicts(AlertWriter(sinks, suppression), profile, load_scorer=model_loader(store, model),
+                        tick_after=vs.tick_after())
+    log.info("alerts to %s%s; request model %r from %s; flow profile %s (%s)", vs.eve_file(),
+             "".join(f", {type(s).__name__}" for s in sinks[1:]), model, store, live.profile.name, live.profile.origin)
+    return live
+
+
 def main(argv: list[str] | None = None) -> int:
     # parse first: --help (or a wrong argument) must answer before anything connects
     build_parser().parse_args(argv)
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(message)s")
+    from antinex.pipeline import verdict_settings
+
     predictor = None
     if os.environ.get("ANTINEX_PUBLISH_ENABLED", "0") == "1":
         from antinex.pipeline.predict_publisher import PredictPublisher
 
         predictor = PredictPublisher()
+    try:
+        verdicts = live_verdicts_from_env() if verdict_settings.alerts_enabled() else None
+    except ValueError as exc:  # a suppression list or profile that cannot be read
+        print(f"antinex-subscriber: error: {exc}", file=sys.stderr)
+        return 2
     sub = Subscriber(predictor=predictor, batch_size=int(os.environ.get("ANTINEX_BATCH_SIZE", "100")),
-                     max_delay=float(os.environ.get("ANTINEX_MAX_DELAY", "0.5")))
+                     max_delay=float(os.environ.get("ANTINEX_MAX_DELAY", "0.5")), verdicts=verdicts)
     return sub.run(stop_after=int(os.environ.get("STOP_AFTER_NUM", "-1")))
 
 

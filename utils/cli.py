@@ -2,7 +2,12 @@
 
     antinex train -f request.json [-o outdir] [--store DIR] [--max-records N]
     antinex predict -f request.json [--store DIR] [-o outdir] [--max-records N]
-    antinex quickstart [-o outdir] [--max-records N]
+    antinex quickstart [-o outdir] [--store DIR] [--max-records N]
+
+Every command uses one model store: ``--store DIR``, else the environment's
+ANTINEX_MODEL_STORE (default ``var/models``, utils/config.py). The quick start saves its
+detector there under the shipped request's label, the model ``antinex-pcap
+predict`` uses by default.
 
 ``predictions.csv`` holds a prediction for every row of the request; the
 request's ``max_records`` bounds the rows the API sends back, not this file.
@@ -27,6 +32,28 @@ EXIT_USAGE = 2
 # The CLI keeps every row's prediction; far above any dataset one machine trains on.
 ALL_ROWS = 2**31 - 1
 SHOWN_ROWS = 5  # rows of predictions printed by ``antinex predict``
+
+
+STORE_ENV = "ANTINEX_MODEL_STORE"
+FALLBACK_MODEL = "AntiNex-Default-Request-Detector"
+
+
+def default_store() -> str:
+    """The model store every command shares, the API and the core included: ANTINEX_MODEL_STORE, declared
+    once in utils/config.py (default ``$ANTINEX_VAR_DIR/models``)."""
+    from antinex.utils.config import value
+
+    return str(value(STORE_ENV, "cli"))
+
+
+def default_model_name() -> str:
+    """The model ``antinex quickstart`` trains and ``antinex-pcap predict`` uses: the shipped request's label."""
+    from antinex.utils.data import DEFAULT_REQUEST
+
+    try:
+        return json.loads(DEFAULT_REQUEST.read_text()).get("label") or FALLBACK_MODEL
+    except (OSError, ValueError):
+        return FALLBACK_MODEL
 
 
 class CLIError(Exception):
@@ -226,6 +253,12 @@ def train_and_report(body: dict, *, store_dir: str | None, progress: bool, epoch
     return 0
 
 
+def _next_steps(store_dir: str) -> None:
+    where = "" if store_dir == default_store() else f" --store {store_dir}"
+    print(f"next: judge a capture with it: tcpdump -i eth0 -w capture.pcap 'tcp port 80', then "
+          f"antinex-pcap predict capture.pcap{where}")
+
+
 def cmd_train(args) -> int:
     body = _resolve_dataset(_load_request(args.file), Path(args.file))
     return train_and_report(body, store_dir=args.store, progress=not args.no_progress, epochs=args.epochs,
@@ -260,8 +293,11 @@ def cmd_quickstart(args) -> int:
     body = _load_request(str(DEFAULT_REQUEST))
     body["dataset"] = str(DEFAULT_TRAIN)
     print(f"AntiNex quick start: training '{body.get('label')}' on {DEFAULT_TRAIN.name}")
-    return train_and_report(body, store_dir=args.store, progress=not args.no_progress, epochs=args.epochs,
+    code = train_and_report(body, store_dir=args.store, progress=not args.no_progress, epochs=args.epochs,
                             out=args.out, max_records=args.max_records)
+    if args.store:
+        _next_steps(args.store)
+    return code
 
 
 def _positive(text: str) -> int:
@@ -281,16 +317,13 @@ def _add_max_records(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from antinex.utils.config import value
-
-    store = str(value("ANTINEX_MODEL_STORE", "cli"))  # the one model store default (utils/config.py)
     ap = argparse.ArgumentParser(prog="antinex", description="Train and predict with AntiNex models, offline.")
     sub = ap.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="train a model from a request file")
     t.add_argument("-f", "--file", required=True, help="request JSON (the /ml/ body)")
     t.add_argument("-o", "--out", help="directory for metrics.json, predictions.csv and plots")
-    t.add_argument("--store", default=store, help=f"model store directory ('' to skip saving; default "
-                                                 f"ANTINEX_MODEL_STORE: {store})")
+    t.add_argument("--store", default=default_store(),
+                   help=f"model store directory (default: ${STORE_ENV}, now {default_store()}; '' to skip saving)")
     t.add_argument("--epochs", type=int, help="override the request's epochs")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_max_records(t)
@@ -298,12 +331,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("predict", help="predict with a stored model (by the request's label)")
     p.add_argument("-f", "--file", required=True, help="request JSON: the model's label and the rows to predict")
     p.add_argument("-o", "--out", help="directory for predictions.csv and metrics.json")
-    p.add_argument("--store", default=store, help=f"model store directory (default ANTINEX_MODEL_STORE: {store})")
+    p.add_argument("--store", default=default_store(),
+                   help=f"model store directory (default: ${STORE_ENV}, now {default_store()})")
     _add_max_records(p)
     p.set_defaults(func=cmd_predict)
     q = sub.add_parser("quickstart", help="train the detector on the shipped dataset")
     q.add_argument("-o", "--out", help="directory for metrics, predictions and plots")
-    q.add_argument("--store", default="", help="also save the model to this store")
+    q.add_argument("--store", default=default_store(),
+                   help=f"save the model to this store (default: ${STORE_ENV}, now {default_store()}, where antinex-pcap "
+                        f"predict looks; '' to skip saving)")
     q.add_argument("--epochs", type=int)
     q.add_argument("--no-progress", action="store_true")
     _add_max_records(q)

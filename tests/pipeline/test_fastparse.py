@@ -84,7 +84,7 @@ def test_raw_capture_messages_flatten_to_the_scapy_rows():
         except Fallback:
             assert pkt is error
             continue
-        assert message["source"] == "agent" and set(message) == {"data", "created", "source"}
+        assert message["source"] == "agent" and set(message) == {"data", "created", "source", "ts"}
         assert flatten_message(message["data"]) == expected, i
     dns = row_to_message(frame_to_row(bytes(pkts[2])))["data"]["dns"]
     assert isinstance(dns["qd"], dict) and dns["qd"]["qname"]  # dotted columns come back nested, as scapy's

@@ -64,7 +64,8 @@ def test_batches_go_to_the_predictor_with_bounded_delay(redis_db, tmp_path):
 
 def test_sigterm_flushes_and_a_restart_never_rewrites(redis_db, tmp_path):
     url = redis_db("pipeline")
-    env = {**os.environ, "FORWARD_BROKER_URL": url, "DS_DIR": str(tmp_path), "DS_NAME": "sig"}
+    env = {**os.environ, "FORWARD_BROKER_URL": url, "DS_DIR": str(tmp_path), "DS_NAME": "sig",
+           "ANTINEX_EVE_FILE": str(tmp_path / "alerts" / "eve.json")}
     proc = subprocess.Popen([sys.executable, "-m", "antinex.pipeline.subscriber"], env=env)
     with PacketPublisher(url) as pub:
         for pkt in packets(12):
