@@ -58,7 +58,7 @@ RUN --mount=type=bind,source=pyproject.toml,target=/src/pyproject.toml \
     --mount=type=bind,source=docker/with-ca.sh,target=/src/docker/with-ca.sh \
     --mount=type=bind,source=docker/slim-venv.sh,target=/src/docker/slim-venv.sh \
     --mount=type=secret,id=ca \
-    --mount=type=cache,target=/root/.cache/pip,sharing=locked \
+    --mount=type=cache,target=/root/.cache/pip \
     --mount=type=tmpfs,target=/tmp \
     python3 -m venv "$VIRTUAL_ENV" \
     && python3 -c "import tomllib; print('\n'.join(tomllib.load(open('/src/pyproject.toml', 'rb'))['project']['dependencies']))" > /tmp/requirements.txt \
@@ -70,7 +70,7 @@ RUN --mount=type=bind,source=pyproject.toml,target=/src/pyproject.toml \
 FROM base AS docs
 RUN --mount=type=bind,source=docker/with-ca.sh,target=/src/docker/with-ca.sh \
     --mount=type=secret,id=ca \
-    --mount=type=cache,target=/root/.cache/pip,sharing=locked \
+    --mount=type=cache,target=/root/.cache/pip \
     --mount=type=tmpfs,target=/tmp \
     python3 -m venv /opt/sphinx \
     && sh /src/docker/with-ca.sh /opt/sphinx/bin/pip install "sphinx>=7.3" "myst-parser>=3.0"
@@ -88,7 +88,7 @@ ARG ANTINEX_BUILD_ID=
 # sources, and none of it stays.
 RUN --mount=type=bind,from=src,source=/src,target=/src,rw \
     --mount=type=secret,id=ca \
-    --mount=type=cache,target=/root/.cache/pip,sharing=locked \
+    --mount=type=cache,target=/root/.cache/pip \
     --mount=type=tmpfs,target=/tmp \
     cd /src && sh docker/with-ca.sh pip install --no-deps . \
     && python3 -c "import antinex.api, antinex.core, antinex.pipeline, antinex.utils, antinex.client"
@@ -120,7 +120,7 @@ USER root
 # The notebooks come from the repository through a bind mount (compose.yml).
 RUN --mount=type=secret,id=ca \
     --mount=type=bind,from=src,source=/src/docker,target=/src/docker \
-    --mount=type=cache,target=/root/.cache/pip,sharing=locked \
+    --mount=type=cache,target=/root/.cache/pip \
     --mount=type=tmpfs,target=/tmp \
     sh /src/docker/with-ca.sh pip install "jupyterlab>=4.2" \
     && mkdir -p /opt/antinex/notebooks \

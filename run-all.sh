@@ -215,6 +215,9 @@ choose_base_images() {
 # Compose; the step lines go to the terminal, the whole log to a file.
 build_images() {
     local ca buildlog=$LOG_DIR/docker-build.log
+    if [ -z "${ANTINEX_BUILD_CA+set}" ] && [ -n "$(env_value ANTINEX_BUILD_CA)" ]; then
+        export ANTINEX_BUILD_CA=$(env_value ANTINEX_BUILD_CA)
+    fi
     ca=$(build_ca)
     [ -z "$ca" ] || [ -f "$ca" ] || die "ANTINEX_BUILD_CA=$ca: no such file"
     export ANTINEX_BUILD_CA=${ca:-/dev/null}

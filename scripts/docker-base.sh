@@ -43,6 +43,9 @@ make_tarball() {
     [ "$(id -u)" = 0 ] || die "debootstrap needs root (or import a Debian $SUITE image as $DEBIAN_IMAGE yourself)"
     if ! command -v debootstrap >/dev/null 2>&1; then
         log "installing debootstrap"
+        if [ ! -f /var/lib/apt/lists/.antinex-updated ]; then
+            apt-get update -qq && touch /var/lib/apt/lists/.antinex-updated
+        fi
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null \
             || die "apt-get install debootstrap failed"
     fi

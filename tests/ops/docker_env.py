@@ -39,6 +39,8 @@ def _engine_installable() -> bool:
 @lru_cache(maxsize=1)
 def engine_state() -> tuple[bool, str]:
     """(usable, reason): starts the engine once per session when it can."""
+    if os.environ.get("ANTINEX_SKIP_DOCKER") == "1":
+        return False, "ANTINEX_SKIP_DOCKER=1"
     if _engine_answers():
         return True, "Docker engine answers"
     if not _engine_installable():

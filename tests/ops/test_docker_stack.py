@@ -318,7 +318,7 @@ def test_a_service_that_never_gets_healthy_is_torn_down(stack, tmp_path):
     bad.env_file.write_text(text)
     try:
         proc = bad.script("run-all.sh", "--docker", "--env-file", str(bad.env_file), timeout=1800,
-                          ANTINEX_START_TIMEOUT="240",
+                          ANTINEX_START_TIMEOUT="90",
                           ANTINEX_PYTHON_IMAGE=python_image_of_stack(stack),
                           **base_images_of_stack(stack))
         assert proc.returncode == 1, proc.stdout + proc.stderr[-3000:]
