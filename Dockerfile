@@ -79,6 +79,9 @@ RUN --mount=type=bind,source=docs,target=/docs \
     /opt/sphinx/bin/python -m sphinx -W -q -b html -d /tmp/doctrees /docs /opt/antinex/docs
 
 FROM base AS app
+LABEL org.opencontainers.image.title="antinex" \
+      org.opencontainers.image.description="AntiNex: API, workers, core and pipeline subscriber" \
+      org.opencontainers.image.licenses="Apache-2.0"
 COPY --from=deps /opt/antinex/venv /opt/antinex/venv
 # Changes nothing in the image; a new value re-runs the steps below
 # (tests/ops rebuilds the project layer with a CA bundle of its own).

@@ -178,10 +178,16 @@ pull() { timeout "${ANTINEX_PULL_TIMEOUT:-60}" docker pull -q "$1" 2>&1 >/dev/nu
 #   official  python:3.11-slim, postgres:16-alpine, redis:7-alpine (pulled when missing)
 #   offline   built here from Debian's packages (scripts/docker-base.sh)
 #   auto      official when present or pullable, offline otherwise
-# Images named in the environment or the env file are used as they are.
+# Images named in the environment or the env file are used as they are
+# (auto); --official-base and --offline-base replace them.
 choose_base_images() {
     local var named=0 image
+    if [ "$BASE" = official ]; then
+        export ANTINEX_PYTHON_IMAGE=python:3.11-slim ANTINEX_POSTGRES_IMAGE=postgres:16-alpine \
+            ANTINEX_REDIS_IMAGE=redis:7-alpine
+    fi
     for var in ANTINEX_PYTHON_IMAGE ANTINEX_POSTGRES_IMAGE ANTINEX_REDIS_IMAGE; do
+        [ "$BASE" != offline ] || break
         if [ -z "${!var:-}" ] && [ -n "$(env_value "$var")" ]; then export "$var=$(env_value "$var")"; fi
         [ -z "${!var:-}" ] || named=1
     done
@@ -209,6 +215,24 @@ choose_base_images() {
         done <<<"$vars"
     fi
     log "base images: ${ANTINEX_PYTHON_IMAGE:-python:3.11-slim}, ${ANTINEX_POSTGRES_IMAGE:-postgres:16-alpine}, ${ANTINEX_REDIS_IMAGE:-redis:7-alpine}"
+    record_base_images
+}
+
+# record_base_images: write the chosen images into the env file, so that
+# every later `docker compose` command (ps, logs, restart, up) uses the same
+# ones without run-all.sh. Only lines that differ are touched.
+record_base_images() {
+    local var value tmp
+    for var in ANTINEX_PYTHON_IMAGE ANTINEX_POSTGRES_IMAGE ANTINEX_REDIS_IMAGE; do
+        value=${!var:-}
+        [ -n "$value" ] && [ "$(env_value "$var")" != "$value" ] || continue
+        log "recording $var=$value in $ENV_PATH"
+        tmp=$(mktemp "$ENV_PATH.XXXXXX")
+        grep -v "^$var=" "$ENV_PATH" > "$tmp" || true
+        echo "$var=$value" >> "$tmp"
+        chmod --reference="$ENV_PATH" "$tmp" 2>/dev/null || chmod 600 "$tmp"
+        mv -f "$tmp" "$ENV_PATH"
+    done
 }
 
 # build_images: the antinex and antinex-jupyter images, with BuildKit through
@@ -231,6 +255,8 @@ build_images() {
         grep -v '^#[0-9]* [0-9.]* ' "$buildlog" | tail -n 25 >&2
         die "the image build failed (whole log: $buildlog)"
     fi
+    # Each rebuild leaves the previous antinex images untagged; drop those no container uses.
+    docker image prune --force --filter "label=org.opencontainers.image.title=antinex" >/dev/null 2>&1 || true
 }
 
 # api_answers URL-HOST PORT: GET /swagger.json answers 200 (bash only: the
