@@ -78,23 +78,20 @@ RUN --mount=type=bind,source=docs,target=/docs \
     --mount=type=bind,source=pyproject.toml,target=/pyproject.toml \
     /opt/sphinx/bin/python -m sphinx -W -q -b html -d /tmp/doctrees /docs /opt/antinex/docs
 
+# JupyterLab, in a prefix of its own on top of the dependencies: the
+# jupyter image adds it with one COPY, so a code change never reinstalls it.
+FROM deps AS jupyterlab
+RUN --mount=type=bind,source=docker/with-ca.sh,target=/src/docker/with-ca.sh \
+    --mount=type=secret,id=ca \
+    --mount=type=cache,target=/root/.cache/pip \
+    --mount=type=tmpfs,target=/tmp \
+    sh /src/docker/with-ca.sh pip install --prefix /opt/antinex/jupyter "jupyterlab>=4.2"
+
 FROM base AS app
 LABEL org.opencontainers.image.title="antinex" \
       org.opencontainers.image.description="AntiNex: API, workers, core and pipeline subscriber" \
       org.opencontainers.image.licenses="Apache-2.0"
 COPY --from=deps /opt/antinex/venv /opt/antinex/venv
-# Changes nothing in the image; a new value re-runs the steps below
-# (tests/ops rebuilds the project layer with a CA bundle of its own).
-ARG ANTINEX_BUILD_ID=
-# The project itself (no dependencies: they are in the layer above), from a
-# writable bind mount of the `src` stage: the wheel build writes beside the
-# sources, and none of it stays.
-RUN --mount=type=bind,from=src,source=/src,target=/src,rw \
-    --mount=type=secret,id=ca \
-    --mount=type=cache,target=/root/.cache/pip \
-    --mount=type=tmpfs,target=/tmp \
-    cd /src && sh docker/with-ca.sh pip install --no-deps . \
-    && python3 -c "import antinex.api, antinex.core, antinex.pipeline, antinex.utils, antinex.client"
 # Non-root: the services run as `antinex` (uid 10001). The volume
 # mount points belong to it, so new named volumes do too.
 RUN groupadd --system --gid 10001 antinex \
@@ -110,24 +107,39 @@ ENV ANTINEX_DOCS_DIR=/opt/antinex/docs \
     ANTINEX_MODEL_STORE=/opt/antinex/models \
     DS_DIR=/opt/antinex/datasets \
     MPLCONFIGDIR=/tmp/matplotlib
-# Static files (Swagger UI, admin) go into the image: every API container
-# serves them itself through whitenoise.
-RUN antinex-manage collectstatic --noinput -v 0
+# Changes nothing in the image; a new value re-runs the steps below
+# (tests/ops rebuilds the project layer with a CA bundle of its own).
+ARG ANTINEX_BUILD_ID=
+# The project itself (no dependencies: they are in the layer above), from a
+# writable bind mount of the `src` stage: the wheel build writes beside the
+# sources, and none of it stays. Static files (Swagger UI, admin) go into
+# the image: every API container serves them itself through whitenoise.
+RUN --mount=type=bind,from=src,source=/src,target=/src,rw \
+    --mount=type=secret,id=ca \
+    --mount=type=cache,target=/root/.cache/pip \
+    --mount=type=tmpfs,target=/tmp \
+    cd /src && sh docker/with-ca.sh pip install --no-deps . \
+    && python3 -c "import antinex.api, antinex.core, antinex.pipeline, antinex.utils, antinex.client" \
+    && antinex-manage collectstatic --noinput -v 0
 WORKDIR /opt/antinex
 USER antinex
 EXPOSE 8010
 CMD ["gunicorn", "antinex.api.wsgi:application", "-c", "python:antinex.api.gunicorn_conf", "--bind", "0.0.0.0:8010"]
 
 FROM app AS jupyter
+# The notebooks come from the repository through a bind mount (compose.yml);
+# the kernel is the project's virtualenv, which finds JupyterLab's prefix
+# through a .pth file.
+COPY --from=jupyterlab /opt/antinex/jupyter /opt/antinex/jupyter
 USER root
-# The notebooks come from the repository through a bind mount (compose.yml).
-RUN --mount=type=secret,id=ca \
-    --mount=type=bind,from=src,source=/src/docker,target=/src/docker \
-    --mount=type=cache,target=/root/.cache/pip \
-    --mount=type=tmpfs,target=/tmp \
-    sh /src/docker/with-ca.sh pip install "jupyterlab>=4.2" \
+RUN python3 -c "import sysconfig; print(sysconfig.get_paths()['purelib'])" > /tmp/site \
+    && echo /opt/antinex/jupyter/lib/python3.11/site-packages > "$(cat /tmp/site)/antinex-jupyter.pth" \
+    && rm /tmp/site \
     && mkdir -p /opt/antinex/notebooks \
     && chown antinex:antinex /opt/antinex/notebooks
+ENV PATH=/opt/antinex/jupyter/bin:$PATH \
+    JUPYTER_PATH=/opt/antinex/jupyter/share/jupyter \
+    JUPYTERLAB_DIR=/opt/antinex/jupyter/share/jupyter/lab
 USER antinex
 EXPOSE 8888
 CMD ["jupyter", "lab", "--ip=0.0.0.0", "--port=8888", "--no-browser", "--notebook-dir=/opt/antinex/notebooks"]

@@ -121,6 +121,16 @@ def test_run_all_docker_starts_every_service_healthy(stack):
     assert "AntiNex" in requests.get(f"{stack.url}/docs/", timeout=30).text
 
 
+def test_jupyterlab_serves_its_app(stack):
+    token = next(line.split("=", 1)[1] for line in stack.env_file.read_text().splitlines()
+                 if line.startswith("JUPYTER_TOKEN="))
+    r = requests.get(f"http://127.0.0.1:{stack.jupyter_port}/lab", params={"token": token}, timeout=60)
+    assert r.status_code == 200 and "JupyterLab" in r.text, r.text[:500]
+    # the notebook kernel is the project's environment
+    proc = stack.run_compose("exec", "-T", "jupyter", "python", "-c", "import antinex.client, ipykernel, jupyterlab")
+    assert proc.returncode == 0, proc.stderr
+
+
 def test_services_run_as_non_root(stack):
     for name, expected in {"api": "10001", "worker": "10001", "core-train": "10001", "pipeline": "10001"}.items():
         proc = stack.run_compose("exec", "-T", name, "id", "-u")
@@ -224,7 +234,7 @@ def test_down_then_up_keeps_users_jobs_and_models(stack):
     again = stack.up()
     assert again.returncode == 0, again.stderr[-4000:]
     user = session(stack, "dock", "dock-pass-1")  # the user survived
-    jobs = user.get(f"{stack.url}/ml/", timeout=30).json()["results"]
+    jobs = user.get(f"{stack.url}/ml/", timeout=30).json()["jobs"]
     assert {j["label"] for j in jobs} >= {"Docker-DNN"}, jobs
     result = predict(stack, user, "Docker-DNN")
     assert result["status"] == "finished", result.get("error_data")
