@@ -301,7 +301,8 @@ run_docker() {
     choose_base_images
     build_images
 
-    local timeout=${ANTINEX_START_TIMEOUT:-300}
+    # The core workers import TensorFlow before they answer: minutes on a busy machine.
+    local timeout=${ANTINEX_START_TIMEOUT:-600}
     log "starting the stack (docker compose up --wait, up to ${timeout}s)"
     DOCKER_STARTED=1
     if ! compose up --detach --no-build --pull never --remove-orphans --wait --wait-timeout "$timeout"; then
