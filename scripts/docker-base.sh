@@ -88,13 +88,28 @@ if ! docker image inspect "$DEBIAN_IMAGE" >/dev/null 2>&1; then
         || die "docker import $TARBALL failed"
 fi
 
-compose_bin "$ROOT" || die "Docker Compose v2 not found (the docker compose plugin, or: bash scripts/bootstrap.sh)"
-ca=$(build_ca)
-[ -z "$ca" ] || [ -f "$ca" ] || die "ANTINEX_BUILD_CA=$ca: no such file"
-log "building the base images (python, postgres, redis) from Debian's packages${ca:+ (extra CA $ca)}"
-ANTINEX_BUILD_CA=${ca:-/dev/null} DEBIAN_IMAGE=$DEBIAN_IMAGE \
-    "${COMPOSE[@]}" -f "$ROOT/docker/base.compose.yml" --profile build-only --progress "${ANTINEX_BUILD_PROGRESS:-quiet}" build \
-    || die "building the base images failed (rerun with ANTINEX_BUILD_PROGRESS=plain for the whole log)"
+# The images are rebuilt only when what they are made from changed (the
+# Debian image, docker/base/, with-ca.sh) or they are gone, not whenever the
+# build cache is empty: a new base image would make every image built on it
+# cold again. A stamp in the cache folder records inputs and image ids.
+IMAGES=(antinex-base/python:3.11-bookworm antinex-base/postgres:15-bookworm antinex-base/redis:7-bookworm)
+STAMP=$CACHE/base-images.stamp
+inputs=$({ docker image inspect --format '{{.Id}}' "$DEBIAN_IMAGE"; cat "$ROOT"/docker/base/* "$ROOT/docker/with-ca.sh"; } \
+    | sha256sum | cut -c1-16)
+image_ids() { docker image inspect --format '{{.Id}}' "${IMAGES[@]}" 2>/dev/null | tr '\n' ' '; }
+if [ -s "$STAMP" ] && [ "$(cat "$STAMP")" = "$inputs $(image_ids)" ]; then
+    log "base images up to date (inputs $inputs)"
+else
+    compose_bin "$ROOT" || die "Docker Compose v2 not found (the docker compose plugin, or: bash scripts/bootstrap.sh)"
+    ca=$(build_ca)
+    [ -z "$ca" ] || [ -f "$ca" ] || die "ANTINEX_BUILD_CA=$ca: no such file"
+    log "building the base images (python, postgres, redis) from Debian's packages${ca:+ (extra CA $ca)}"
+    ANTINEX_BUILD_CA=${ca:-/dev/null} DEBIAN_IMAGE=$DEBIAN_IMAGE \
+        "${COMPOSE[@]}" -f "$ROOT/docker/base.compose.yml" --profile build-only --progress "${ANTINEX_BUILD_PROGRESS:-quiet}" build \
+        || die "building the base images failed (rerun with ANTINEX_BUILD_PROGRESS=plain for the whole log)"
+    mkdir -p "$CACHE"
+    echo "$inputs $(image_ids)" > "$STAMP"
+fi
 cat <<VARS
 ANTINEX_PYTHON_IMAGE=antinex-base/python:3.11-bookworm
 ANTINEX_POSTGRES_IMAGE=antinex-base/postgres:15-bookworm

@@ -90,6 +90,20 @@ def image_size(image: str) -> int:
     return int(docker("image", "inspect", image, "--format", "{{.Size}}").stdout)
 
 
+@lru_cache(maxsize=1)
+def local_base_images() -> dict[str, str]:
+    """ANTINEX_{PYTHON,POSTGRES,REDIS}_IMAGE as run-all.sh would choose here without a registry:
+    the official images where all three are present, else the offline ones (built if missing)."""
+    official = {"ANTINEX_PYTHON_IMAGE": "python:3.11-slim", "ANTINEX_POSTGRES_IMAGE": "postgres:16-alpine",
+                "ANTINEX_REDIS_IMAGE": "redis:7-alpine"}
+    if all(docker("image", "inspect", image, check=False).returncode == 0 for image in official.values()):
+        return official
+    proc = subprocess.run(["bash", str(ROOT / "scripts" / "docker-base.sh")], capture_output=True, text=True,
+                          timeout=1800, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return dict(line.split("=", 1) for line in proc.stdout.splitlines() if line.startswith("ANTINEX_"))
+
+
 class Stack:
     """One Compose project started by run-all.sh with its own env file, ports and var dir."""
 

@@ -25,7 +25,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from .docker_env import ROOT, Stack, docker, image_size, project_containers, require_engine
+from .docker_env import (ROOT, Stack, docker, image_size, local_base_images, project_containers,
+                         require_engine)
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(3600)]
 
@@ -288,13 +289,8 @@ def test_build_trusts_an_extra_ca_and_keeps_none_of_it(tmp_path):
 
 
 def local_python_image() -> str:
-    """The Python base run-all.sh would use here: the official one if present, else the offline one."""
-    if docker("image", "inspect", "python:3.11-slim", check=False).returncode == 0:
-        return "python:3.11-slim"
-    proc = subprocess.run(["bash", str(ROOT / "scripts" / "docker-base.sh")], capture_output=True, text=True,
-                          timeout=1800, cwd=ROOT)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return dict(line.split("=", 1) for line in proc.stdout.splitlines() if "=" in line)["ANTINEX_PYTHON_IMAGE"]
+    """The Python base run-all.sh would use here."""
+    return local_base_images()["ANTINEX_PYTHON_IMAGE"]
 
 
 def python_image_of_stack(stack: Stack) -> str:
