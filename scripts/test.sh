@@ -7,6 +7,11 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 bash scripts/bootstrap.sh
 bash scripts/services.sh
+# A real Docker engine for tests/ops/test_docker_*.py (installed and started
+# as root; ANTINEX_SKIP_DOCKER=1 leaves it out and those tests skip).
+if [ "${ANTINEX_SKIP_DOCKER:-0}" != 1 ] && { [ "$(id -u)" = 0 ] || docker info >/dev/null 2>&1; }; then
+    bash scripts/docker-engine.sh
+fi
 VENV=${ANTINEX_VENV:-$ROOT/.venv}
 export PATH="$VENV/bin:$PATH"
 mkdir -p test-artifacts

@@ -135,9 +135,63 @@ def test_python_services_read_the_env_file(raw, config):
 
 def test_every_interpolated_variable_is_in_example_env(example_env):
     used = interpolated_names(COMPOSE_FILE.read_text())
+    # The image and CA variables are documented there commented out: run-all.sh
+    # sets them (official or offline base images, PIP_CERT's bundle).
+    documented = set(re.findall(r"^# ([A-Z][A-Z0-9_]*)=", EXAMPLE_ENV.read_text(), re.M))
     # ANTINEX_ENV_FILE names the env file itself, so it cannot live inside it.
-    missing = used - set(example_env) - {"ANTINEX_ENV_FILE"}
+    missing = used - set(example_env) - documented - {"ANTINEX_ENV_FILE"}
     assert not missing, f"compose.yml uses variables missing from envs/example.env: {sorted(missing)}"
+
+
+LONG_RUNNING = {"postgres", "redis", "api", "worker", "pipeline", "jupyter", *CORE_SERVICES}
+
+
+def test_every_long_running_service_has_a_real_healthcheck(config):
+    # run-all.sh says "up" only when every one of these is healthy (compose up --wait).
+    checks = {"api": ["antinex-healthcheck", "api"], "worker": ["antinex-healthcheck", "celery", "api"],
+              "core-train": ["antinex-healthcheck", "celery", "core"],
+              "core-predict": ["antinex-healthcheck", "celery", "core"],
+              "pipeline": ["antinex-healthcheck", "subscriber"], "jupyter": ["antinex-healthcheck", "jupyter"]}
+    for name in LONG_RUNNING:
+        test = config["services"][name].get("healthcheck", {}).get("test")
+        assert test and test[0] in {"CMD", "CMD-SHELL"}, f"{name} has no healthcheck"
+        if name in checks:
+            assert test[1:] == checks[name], (name, test)
+    assert "pg_isready" in " ".join(config["services"]["postgres"]["healthcheck"]["test"])
+    assert config["services"]["redis"]["healthcheck"]["test"][1:] == ["redis-cli", "ping"]
+
+
+def test_healthcheck_script_knows_every_check():
+    import subprocess
+    import sys
+
+    script = COMPOSE_FILE.parent / "docker" / "healthcheck.py"
+    bad = subprocess.run([sys.executable, str(script), "bogus"], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "usage" in bad.stderr
+    # Nothing listens on the API port here: a clear "unhealthy" and exit 1, not a traceback.
+    down = subprocess.run([sys.executable, str(script), "jupyter"], capture_output=True, text=True, timeout=60,
+                          env={"ANTINEX_HEALTH_TIMEOUT": "2", "PATH": "/usr/bin:/bin"})
+    assert down.returncode == 1 and down.stdout.startswith("unhealthy:"), down.stdout + down.stderr
+
+
+def test_base_images_are_parameters(config, tmp_path):
+    assert config["services"]["postgres"]["image"] == "postgres:16-alpine"
+    assert config["services"]["redis"]["image"] == "redis:7-alpine"
+    assert config["services"]["api"]["build"]["args"]["PYTHON_IMAGE"] == "python:3.11-slim"
+    env = tmp_path / "images.env"
+    env.write_text(EXAMPLE_ENV.read_text() + "ANTINEX_POSTGRES_IMAGE=local/pg:15\nANTINEX_REDIS_IMAGE=local/redis:7\n"
+                   "ANTINEX_PYTHON_IMAGE=local/python:3.11\n")
+    other = resolved_config(env_file=env)
+    assert other["services"]["postgres"]["image"] == "local/pg:15"
+    assert other["services"]["redis"]["image"] == "local/redis:7"
+    for name in PYTHON_SERVICES:
+        assert other["services"][name]["build"]["args"]["PYTHON_IMAGE"] == "local/python:3.11", name
+
+
+def test_builds_take_the_extra_ca_as_a_secret(config, raw):
+    assert raw["secrets"]["ca"]["file"] == "${ANTINEX_BUILD_CA:-/dev/null}"
+    for name in PYTHON_SERVICES:
+        assert config["services"][name]["build"]["secrets"][0]["source"] == "ca", name
 
 
 def test_example_env_has_only_placeholder_secrets(example_env):
