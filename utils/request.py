@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from antinex.utils.layer_specs import LAYER_TYPES, SEQUENCE_LAYERS, validate_sequence_layer
 from antinex.utils.limits import Limits
+from antinex.utils.network_options import NetworkOptions, parse_network_options
 
 ML_TYPES = ("classification", "regression")
-LAYER_TYPES = ("dense", "dropout")
 # Names Keras 3 accepts, checked when a job is posted instead of failing in
 # the worker (tests/utils/test_request.py builds each one with Keras).
 ACTIVATIONS = ("relu", "sigmoid", "softmax", "tanh", "linear", "elu", "selu", "softplus", "softsign", "swish",
@@ -96,6 +97,7 @@ class MLRequest:
     ds_name: str = ""
     algo_name: str = ""
     manifest: dict = field(default_factory=dict)
+    network: NetworkOptions = field(default_factory=NetworkOptions)  # content, scaler, class_weight, threshold
     extra: dict = field(default_factory=dict)
 
     @property
@@ -252,6 +254,9 @@ def _layers(value: Any, limits: Limits | None) -> dict | None:
         if not isinstance(layer, dict):
             raise RequestError(where, "must be an object")
         kind = str(layer.get("layer_type", "dense")).lower()
+        if kind in SEQUENCE_LAYERS:  # utils/layer_specs.py: strict options, bounded sizes
+            layers[i] = validate_sequence_layer(where, layer, limits, ACTIVATIONS)
+            continue
         if kind not in LAYER_TYPES:
             raise RequestError(where, f"unknown layer_type {kind!r} (use one of {', '.join(LAYER_TYPES)})")
         if kind == "dense":
@@ -402,6 +407,7 @@ def parse_request(body: dict | MLRequest, *, datasets_dirs=None, limits: Limits 
         req.loss = _one_of("loss", req.loss, LOSSES)
     req.optimizer = _one_of("optimizer", req.optimizer, OPTIMIZERS)
     req.model_desc = _layers(body.get("model_desc"), limits)
+    req.network = parse_network_options(body, req, limits)  # takes its fields off body (not in extra)
     req.label_rules = parse_label_rules(body.get("label_rules"), limits)
     req.manifest = _as_json_obj("manifest", body.get("manifest"))
     req.extra = {k: v for k, v in body.items() if k not in known}
