@@ -9,7 +9,8 @@ The byte statistics (length, entropy, printable/upper/digit ratios) read the
 whole payload. The content counts read only what a client fills in: the
 request target, the values of free-form headers (``User-Agent``, ``Referer``,
 ``Cookie``, unknown ones...) and the body's *values* (a form body as sent, the
-leaf values of a JSON body, the contents of multipart parts). The syntax of
+leaf values of a JSON body, the contents of multipart parts), and an apostrophe
+between two letters (``O'Brien``, ``don't``) is not counted as a quote. The syntax of
 the protocol is left out, because it is the same in every benign request:
 ``Accept: */*`` is a media range, not a SQL comment; a JSON body's quotes and
 braces are JSON; a multipart boundary's dashes are a boundary. ``+`` counts as
@@ -51,6 +52,8 @@ _SQL = re.compile(
     rb"(?<!\*)/\*(?![;,]|\s*$)|\bwaitfor\s+delay\b|\binformation_schema\b|\bconcat(?:_ws)?\s*\(|\bchar\s*\(|"
     rb"\bcast\s*\(|\bxp_\w+|\border\s+by\s+\d+|\bextractvalue\s*\(|\bupdatexml\s*\(|\bpg_sleep\s*\()")
 _PCT = re.compile(rb"%[0-9a-fA-F]{2}")
+# an apostrophe inside a word (O'Brien, don't) is English, not a string delimiter
+_QUOTE = re.compile(rb"(?<![A-Za-z])'|'(?![A-Za-z])")
 _METHODS = {b"GET": 1, b"POST": 2, b"PUT": 3, b"DELETE": 4, b"HEAD": 5, b"OPTIONS": 6, b"PATCH": 7}
 _REQUEST = re.compile(rb"^([A-Z]{3,7}) (\S+) HTTP/\d")
 _RESPONSE = re.compile(rb"^HTTP/\d(?:\.\d)? (\d{3})")
@@ -159,18 +162,19 @@ def payload_features(payload: bytes) -> dict[str, float]:
     request = content_text(payload)
     text, encoded = (request[1], request[2]) if request else (payload, payload)
     low = text.lower()
+    decoded = _unescape(text)
     out.update(
         payload_len=float(n),
         payload_entropy=_entropy(payload),
         payload_printable_ratio=_count(payload, _PRINTABLE) / n,
         payload_upper_ratio=_count(payload, _UPPER) / n,
         payload_digit_ratio=_count(payload, _DIGITS) / n,
-        payload_n_quote=float(text.count(b"'") + low.count(b"%27")),
+        payload_n_quote=float(len(_QUOTE.findall(decoded))),
         payload_n_dquote=float(text.count(b'"') + low.count(b"%22")),
         payload_n_angle=float(text.count(b"<") + text.count(b">") + low.count(b"%3c") + low.count(b"%3e")),
         payload_n_pct=float(len(_PCT.findall(text))),
         payload_n_special=float(_count(text, _SPECIAL)),
-        payload_n_sql=float(len(_SQL.findall(_unescape(text)))),
+        payload_n_sql=float(len(_SQL.findall(decoded))),
         payload_n_traversal=float(text.count(b"../") + low.count(b"..%2f") + text.count(b"..\\")),
         payload_n_script=float(low.count(b"<script") + low.count(b"%3cscript") + low.count(b"javascript:")),
         payload_n_space_enc=float(encoded.count(b"+") + encoded.lower().count(b"%20")),

@@ -28,7 +28,7 @@ by their training maximum, so every column lies in about [0, 1].
 bytes of the request as tokens 1–256 (byte value + 1), 0 padding after the end.
 
 Everything fitted is JSON (``to_json``/``from_json``), stored beside the model
-as the artifact ``content`` (``TrainedModel.artifacts``), and deterministic: the
+as the artifact ``request-content`` (``TrainedModel.artifacts``), and deterministic: the
 hash is a fixed 64-bit mix, never Python's salted ``hash``.
 """
 from __future__ import annotations

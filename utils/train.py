@@ -17,7 +17,7 @@ from antinex.utils.model_builder import build_model
 from antinex.utils.progress import EpochProgress
 from antinex.utils.request import MLRequest, RequestError
 from antinex.utils.scaling import Scaling
-from antinex.utils.trained_model import TrainedModel
+from antinex.utils.trained_model import CONTENT_ARTIFACT, DECISION_ARTIFACT, TrainedModel
 
 
 def _classes(req: MLRequest, y: np.ndarray) -> list[float]:
@@ -107,14 +107,14 @@ def train(req: MLRequest, df: pd.DataFrame, *, progress: bool = False, stop: Sto
         x_tr, x_te = x_scaling.transform(x_tr), x_scaling.transform(x_te)
     artifacts = {}
     if req.network.content is not None:
-        x_tr, x_te, artifacts["content"] = _with_content(req, df, rows_tr, rows_te, y_tr, x_tr, x_te)
+        x_tr, x_te, artifacts[CONTENT_ARTIFACT] = _with_content(req, df, rows_tr, rows_te, y_tr, x_tr, x_te)
     if classification:
         index = {c: i for i, c in enumerate(classes)}
         yt_tr = np.array([index[v] for v in y_tr], dtype=np.float32)
         yt_te = np.array([index[v] for v in y_te], dtype=np.float32)
         n_out = len(classes) if len(classes) > 2 else 1
         if n_out == 1 and req.network.threshold != 0.5:
-            artifacts["decision"] = {"threshold": req.network.threshold}
+            artifacts[DECISION_ARTIFACT] = {"threshold": req.network.threshold}
     else:
         if req.apply_scaler:
             y_scaling = Scaling.fit(y_tr.reshape(-1, 1), req.min_scaler_range, req.max_scaler_range)

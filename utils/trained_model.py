@@ -27,6 +27,10 @@ def _softmax(x):
     return e / e.sum(axis=1, keepdims=True)
 
 
+# artifact names (TrainedModel.artifacts; the store writes artifact-<name>.json under the checksum)
+CONTENT_ARTIFACT = "request-content"
+DECISION_ARTIFACT = "decision"
+
 # rows per block of the numpy forward pass: a 200-unit layer's output for
 # 8,192 rows is 6.5 MB, small enough to stay in cache between layers
 FORWARD_BLOCK_ROWS = 8192
@@ -69,16 +73,24 @@ class TrainedModel:
     artifacts: dict[str, Any] = field(default_factory=dict)
     _dense: list | None = field(default=None, repr=False)
     _fused: list | None = field(default=None, repr=False)
-    # from the artifacts: the fitted request-content encoder (utils/content.py) and the decision threshold
-    content: Any = field(default=None, init=False, repr=False)
-    threshold: float = field(default=0.5, init=False)
+    _content: Any = field(default=None, init=False, repr=False)
 
-    def __post_init__(self):
-        if "content" in self.artifacts:
+    @property
+    def content(self):
+        """The fitted request-content encoder (utils/content.py) stored as the artifact ``request-content``, or None."""
+        if self._content is None and CONTENT_ARTIFACT in self.artifacts:
             from antinex.utils.content import load_content
 
-            self.content = load_content(self.artifacts["content"])
-        self.threshold = float((self.artifacts.get("decision") or {}).get("threshold", 0.5))
+            try:
+                self._content = load_content(self.artifacts[CONTENT_ARTIFACT])
+            except (ValueError, KeyError, TypeError) as exc:
+                raise ValueError(f"the model's artifact {CONTENT_ARTIFACT!r} is not a content encoder: {exc}") from None
+        return self._content
+
+    @property
+    def threshold(self) -> float:
+        """The attack probability from which a two-class network says attack (the request's ``threshold``)."""
+        return float((self.artifacts.get(DECISION_ARTIFACT) or {}).get("threshold", 0.5))
 
     @property
     def sequence(self) -> bool:
