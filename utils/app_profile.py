@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -74,9 +75,14 @@ def shape(value: str) -> str:
     return "text"
 
 
+_PUNCTUATION = re.compile(r"[^\w ]|_")
+
+
 def punctuation(value: str) -> set[str]:
     """The characters of ``value`` that are neither letters, digits nor a space."""
-    return {c for c in value if not c.isalnum() and c != " "}
+    if value.isalnum():  # most values: nothing to collect
+        return set()
+    return set(_PUNCTUATION.findall(value))
 
 
 def template(segments: list[str]) -> str:
@@ -125,27 +131,26 @@ class AppProfile:
         header_chars: dict[str, set] = defaultdict(set)
         path_chars, value_chars, ctypes = set(), set(), set()
         for v in views:
+            f = facts(v)
             methods[v.method] += 1
-            templates[template(v.segments)] += 1
+            templates[f.template] += 1
             segments.update(v.segments)
             if v.ext:
                 exts[v.ext] += 1
-            path_chars |= punctuation(v.path)
+            path_chars |= f.path_chars
             if v.content_type:
                 ctypes.add(v.content_type)
-            for source, name, value in v.params:
-                key = _key(source, name)
+            for key, cookie, kind, length, p in f.params:
                 names[key] += 1
-                shapes[key].add(shape(value))
-                lengths[key] = max(lengths[key], len(value))
-                p = punctuation(value)
+                shapes[key].add(kind)
+                lengths[key] = max(lengths[key], length)
                 chars[key] |= p
-                if source != COOKIE:
+                if not cookie:
                     value_chars |= p
-            for name, value in v.headers:
+            for name, length, p in f.headers:
                 headers[name] += 1
-                header_len[name] = max(header_len[name], len(value))
-                header_chars[name] |= punctuation(value)
+                header_len[name] = max(header_len[name], length)
+                header_chars[name] |= p
         self.methods = set(methods)
         self.templates = set(_top(templates))
         self.segments = set(_top(segments))
@@ -171,47 +176,45 @@ class AppProfile:
         """The ``PROFILE_FEATURES`` of each request (raw counts and flags, float32)."""
         out = np.zeros((len(views), len(PROFILE_FEATURES)), dtype=np.float32)
         for i, v in enumerate(views):
-            out[i] = self._row(v)
+            out[i] = self._row(v, facts(v))
         return out
 
-    def _row(self, v: RequestView) -> list[float]:
+    def _row(self, v: RequestView, f: "Facts") -> list[float]:
         segments_unseen = sum(s not in self.segments for s in v.segments if not _SEGMENT_INT.match(s))
         n_params = names_unseen = shape_unseen = too_long = new_chars = max_new = 0
         cookie_unseen = cookie_chars = 0
-        for source, name, value in v.params:
-            key = _key(source, name)
+        for key, cookie, kind, length, p in f.params:
             known = self.params.get(key)
-            if source == COOKIE:
+            if cookie:
                 if known is None:
                     cookie_unseen += 1
                 else:
-                    cookie_chars += len(punctuation(value) - self._param_chars[key])
+                    cookie_chars += len(p - self._param_chars[key])
                 continue
             n_params += 1
-            p = punctuation(value)
             if known is None:
                 names_unseen += 1
                 fresh = len(p - self.value_chars)
             else:
-                shape_unseen += shape(value) not in self._param_shapes[key]
-                too_long += len(value) > 2 * known["max_len"] + 8
+                shape_unseen += kind not in self._param_shapes[key]
+                too_long += length > 2 * known["max_len"] + 8
                 fresh = len(p - self._param_chars[key])
             new_chars += fresh
             max_new = max(max_new, fresh)
         header_unseen = header_chars = header_long = 0
-        for name, value in v.headers:
+        for name, length, p in f.headers:
             known = self.headers.get(name)
             if known is None:
                 header_unseen += 1
                 continue
-            header_chars += len(punctuation(value) - self._header_chars[name])
-            header_long += len(value) > 2 * known["max_len"] + 16
+            header_chars += len(p - self._header_chars[name])
+            header_long += length > 2 * known["max_len"] + 16
         return [
             float(v.method not in self.methods),
-            float(template(v.segments) not in self.templates),
+            float(f.template not in self.templates),
             float(segments_unseen),
             float(bool(v.ext) and v.ext not in self.exts),
-            float(len(punctuation(v.path) - self.path_chars)),
+            float(len(f.path_chars - self.path_chars)),
             float(n_params),
             float(names_unseen),
             names_unseen / n_params if n_params else 0.0,
@@ -248,6 +251,28 @@ class AppProfile:
         p.headers = {k: {"max_len": int(v["max_len"]), "chars": str(v["chars"])} for k, v in data["headers"].items()}
         p._index()
         return p
+
+
+@dataclass
+class Facts:
+    """What the profile reads of one request, computed once per request (the out-of-fold fits read each
+    training request six times)."""
+
+    template: str
+    path_chars: set
+    params: list  # (key, is cookie, shape, length, punctuation) per parameter
+    headers: list  # (name, length, punctuation) per header
+
+
+def facts(v: RequestView) -> Facts:
+    """The :class:`Facts` of ``v``, cached on the view."""
+    cached = v.__dict__.get("_facts")
+    if cached is None:
+        cached = Facts(template(v.segments), punctuation(v.path),
+                       [(_key(s, n), s == COOKIE, shape(val), len(val), punctuation(val)) for s, n, val in v.params],
+                       [(n, len(val), punctuation(val)) for n, val in v.headers])
+        v.__dict__["_facts"] = cached
+    return cached
 
 
 def _key(source: str, name: str) -> str:

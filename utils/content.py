@@ -42,7 +42,7 @@ import scipy.sparse as sp
 
 from antinex.pipeline.http_message import request_from_text
 from antinex.pipeline.payload_features import PAYLOAD_FEATURES, payload_features
-from antinex.utils.app_profile import CLIENT_FEATURES, PROFILE_FEATURES, AppProfile, shape, template
+from antinex.utils.app_profile import CLIENT_FEATURES, PROFILE_FEATURES, AppProfile, facts
 from antinex.utils.request_view import COOKIE, RequestView, parse_cell
 
 ENCODINGS = ("features", "bytes")
@@ -168,15 +168,13 @@ def header_text(v: RequestView) -> bytes:
 
 def request_tokens(v: RequestView) -> list[str]:
     """Method, path template pieces, extension, parameter names and the shapes of their values."""
-    out = [f"m:{v.method}", f"t:{template(v.segments)}"[:200]]
-    out += [f"s:{s}"[:80] for s in template(v.segments).split("/") if s]
+    f = facts(v)
+    out = [f"m:{v.method}", f"t:{f.template}"[:200]]
+    out += [f"s:{s}"[:80] for s in f.template.split("/") if s]
     if v.ext:
         out.append(f"x:{v.ext}")
-    for source, name, value in v.params:
-        if source == COOKIE:
-            out.append(f"c:{name}"[:80])
-        else:
-            out += [f"k:{name}"[:80], f"v:{name}={shape(value)}"[:90]]
+    for key, cookie, kind, _, _ in f.params:
+        out += [key[:80]] if cookie else [key[:80], f"{key}={kind}"[:90]]
     return out
 
 
@@ -215,9 +213,8 @@ class RequestContent:
         views = [parse_cell(c) for c in cells]
         y = np.asarray(y)
         normal = y == np.min(y) if len(y) else np.zeros(0, bool)
-        rows, cols = self._hashed(views)
-        df = np.bincount(np.unique(rows * self.spec.hash_dims + cols) % self.spec.hash_dims,
-                         minlength=self.spec.hash_dims)
+        counts = self._counts(views)
+        df = np.bincount(counts.indices, minlength=self.spec.hash_dims)  # summed: one entry per row and column
         n = len(views)
         self.idf = np.where(df > 0, np.log((1.0 + n) / (1.0 + df)) + 1.0, 0.0).astype(np.float32)
         dense = None
@@ -227,19 +224,18 @@ class RequestContent:
             raw = self._dense_raw(views, self._out_of_fold(views, normal))
             self.dense_scale = np.maximum(raw.max(axis=0, initial=0.0), 1e-6).astype(np.float32)
             dense = raw / self.dense_scale
-        return self._assemble(rows, cols, len(views), dense)
+        return self._assemble(counts, dense)
 
     def transform(self, cells) -> sp.csr_matrix:
         """The matrix of new rows with the fitted IDF, profile and scales."""
         if self.idf is None:
             raise RuntimeError("RequestContent is not fitted")
         views = [parse_cell(c) for c in cells]
-        rows, cols = self._hashed(views)
         dense = None
         if self.spec.dense_columns:
             profile = self.profile.features(views) if self.profile is not None else None
             dense = self._dense_raw(views, profile) / self.dense_scale
-        return self._assemble(rows, cols, len(views), dense)
+        return self._assemble(self._counts(views), dense)
 
     @property
     def names(self) -> list[str]:
@@ -285,10 +281,16 @@ class RequestContent:
             blocks.append(agg)
         return np.hstack(blocks).astype(np.float32) if blocks else np.zeros((len(views), 0), np.float32)
 
-    def _assemble(self, rows, cols, n: int, dense: np.ndarray | None) -> sp.csr_matrix:
-        dims = self.spec.hash_dims
-        counts = sp.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(n, dims), dtype=np.float32)
+    def _counts(self, views: list[RequestView]) -> sp.csr_matrix:
+        """Term counts per request and hashed column (duplicates summed, indices sorted)."""
+        rows, cols = self._hashed(views)
+        counts = sp.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(len(views), self.spec.hash_dims),
+                               dtype=np.float32)
         counts.sum_duplicates()
+        return counts
+
+    def _assemble(self, counts: sp.csr_matrix, dense: np.ndarray | None) -> sp.csr_matrix:
+        """Sublinear TF x IDF, rows L2-normalised, then the dense columns beside them."""
         counts.data = (1.0 + np.log(counts.data)) * self.idf[counts.indices]
         norms = np.sqrt(np.asarray(counts.multiply(counts).sum(axis=1)).ravel())
         counts = sp.diags(np.where(norms > 0, 1.0 / np.maximum(norms, 1e-12), 0.0).astype(np.float32)) @ counts
