@@ -7,8 +7,9 @@ their names.
 
 The byte statistics (length, entropy, printable/upper/digit ratios) read the
 whole payload. The content counts read only what a client fills in: the
-request target, the values of free-form headers (``User-Agent``, ``Referer``,
-``Cookie``, unknown ones...) and the body's *values* (a form body as sent, the
+request target, the values of free-form headers (``Referer``, ``Cookie``,
+unknown ones, a ``User-Agent`` that breaks its own grammar of product tokens and
+comments...) and the body's *values* (a form body as sent, the
 leaf values of a JSON body, the contents of multipart parts), and an apostrophe
 between two letters (``O'Brien``, ``don't``) is not counted as a quote. The syntax of
 the protocol is left out, because it is the same in every benign request:
@@ -48,7 +49,7 @@ HEADER_FEATURES: tuple[str, ...] = (
 _SQL = re.compile(
     rb"(?i)(\bunion\b(?:\s+all|\s+distinct)?\s*(?:\(\s*)?select\b|\bselect\b\s+(?:\*|null\b|\d|@@|"
     rb"(?:count|concat|char|version|database|user|sleep|case|if)\s*\(|[\w.]+\s*,)|\bsleep\s*\(|\bbenchmark\s*\(|"
-    rb"\b(?:x?or|and)\s+['\"]?\w+['\"]?\s*(?:=|<|>|like\b)\s*['\"(]?\w+|(?<=[\w'\")])--(?:[\s+#-]|$)|"
+    rb"\b(?:x?or|and|having)\s+['\"]?\w+['\"]?\s*(?:=|<|>|like\b)\s*['\"(]?\w+|(?<=[\w'\")])--(?:[\s+#-]|$)|"
     rb"(?<!\*)/\*(?![;,]|\s*$)|\bwaitfor\s+delay\b|\binformation_schema\b|\bconcat(?:_ws)?\s*\(|\bchar\s*\(|"
     rb"\bcast\s*\(|\bxp_\w+|\border\s+by\s+\d+|\bextractvalue\s*\(|\bupdatexml\s*\(|\bpg_sleep\s*\()")
 _PCT = re.compile(rb"%[0-9a-fA-F]{2}")
@@ -72,6 +73,10 @@ SYNTAX_HEADERS = frozenset({
     "expect", "upgrade", "authorization",
 })
 _BOUNDARY = re.compile(rb'boundary="?([^";,\r\n]+)"?', re.I)
+# a User-Agent in its own grammar (RFC 9110 product tokens and parenthesised comments): its
+# parentheses and semicolons are syntax; one outside the grammar (a quote, a "#", "<") is read as content
+# (token characters narrowed to letters, digits and . ! * + ~ / - so that | ` % $ & stay visible)
+_USER_AGENT = re.compile(rb"^[\w.!*+~/-]+(?:\s+(?:[\w.!*+~/-]+|\([\w .,:;/+_-]*\)))*$")
 
 
 def _entropy(data: bytes) -> float:
@@ -145,8 +150,10 @@ def content_text(payload: bytes) -> tuple[bytes, bytes, bytes] | None:
         low = name.strip().lower()
         if low == b"content-type":
             ctype = value.strip()
-        if low.decode("latin-1") not in SYNTAX_HEADERS:
-            parts.append(value.strip())
+        value = value.strip()
+        if low.decode("latin-1") in SYNTAX_HEADERS or (low == b"user-agent" and _USER_AGENT.match(value)):
+            continue
+        parts.append(value)
     values, encoded = _body_values(body, ctype) if body else (b"", b"")
     if values:
         parts.append(values)

@@ -21,8 +21,11 @@ same rows in the same run, once per seed:
 
 Scores: recall on T at the detector's own threshold, false-positive rates on the new session and the
 new client, F1 over the fold's test rows, and the recall at the threshold where 0.1% of the fold's
-benign test rows are flagged (an oracle threshold: how separable, not what a user gets). Writes
-OUT_DIR/eval.json, OUT_DIR/summary.md and per-tool plots.
+benign test rows are flagged (an oracle threshold: how separable, not what a user gets); the same
+recalls on T's *novel* requests, those whose method, target and body no normal training request has
+(a tool's plain requests, e.g. sqlmap's first ``GET /search?q=notes`` or hydra's logins, are the
+same content as a user's and only their headers or their rate tell them apart). Writes
+OUT_DIR/eval.json, OUT_DIR/summary.md, the scores of every run (scores-*.npz) and per-tool plots.
 """
 from __future__ import annotations
 
@@ -50,9 +53,10 @@ def _candidate() -> dict:
     return body
 
 
-def _variant(**content) -> dict:
+def _variant(body: dict | None = None, **content) -> dict:
     b = _candidate()
     b["content"] = {**b["content"], **content}
+    b.update(body or {})
     return b
 
 
@@ -83,6 +87,8 @@ def detectors() -> dict:
         "content - profile": _variant(profile="none"),
         "content - aggregate": _variant(aggregate=False),
         "content - tokens": _variant(tokens=False),
+        "content - class weight": _variant({"class_weight": None}),
+        "content + header shapes - class weight": _variant({"class_weight": None}, headers="shape"),
         "sequence (conv1d)": SEQUENCE,
         "mlp-21 (quick start)": quick,
         "mlp-21 fixed": {**quick, "scaler": "log-minmax", "class_weight": "balanced"},
@@ -142,7 +148,20 @@ def fit_detector(name: str, spec, train: pd.DataFrame, seed: int):
     return lambda df: trained.scores(trained.predict_raw(df)), trained.threshold
 
 
-def fold_scores(p_att, p_sess, p_client, threshold: float) -> dict:
+def content_key(df: pd.DataFrame) -> pd.Series:
+    """A request without its headers: method, target and body (what a content detector can judge)."""
+    from antinex.pipeline.http_message import request_from_text
+
+    def key(text: str) -> bytes:
+        raw = request_from_text(text)
+        head, _, body = raw.partition(b"\r\n\r\n")
+        return head.split(b"\r\n", 1)[0].rsplit(b" ", 1)[0] + b"\n" + body
+
+    return df["http_request"].map(key)
+
+
+def fold_scores(p_att, p_sess, p_client, threshold: float, novel: np.ndarray | None = None) -> dict:
+    """Scores of one fold; ``novel``: attack rows whose method, target and body no normal training row has."""
     y = np.r_[np.ones(len(p_att)), np.zeros(len(p_sess) + len(p_client))]
     p = np.r_[p_att, p_sess, p_client]
     pred = p >= threshold
@@ -152,7 +171,12 @@ def fold_scores(p_att, p_sess, p_client, threshold: float) -> dict:
     benign = np.sort(p[y == 0])[::-1]
     k = int(np.floor(0.001 * len(benign)))
     oracle = benign[k] if k < len(benign) else -np.inf
-    return {"recall": recall, "f1": 2 * precision * recall / max(precision + recall, 1e-12),
+    out_novel = {}
+    if novel is not None:
+        out_novel = {"attacks_novel": int(novel.sum()),
+                     "recall_novel": float((p_att[novel] >= threshold).mean()) if novel.any() else None,
+                     "recall_novel_at_0.1pct": float((p_att[novel] > oracle).mean()) if novel.any() else None}
+    return {**out_novel, "recall": recall, "f1": 2 * precision * recall / max(precision + recall, 1e-12),
             "fpr_session": float((p_sess >= threshold).mean()) if len(p_sess) else None,
             "fpr_client": float((p_client >= threshold).mean()) if len(p_client) else None,
             "recall_at_0.1pct": float((p_att > oracle).mean()) if len(p_att) else None,
@@ -199,7 +223,13 @@ def main(argv: list[str] | None = None) -> int:
                 started = time.perf_counter()
                 predict, threshold = fit_detector(name, spec, train, seed)
                 fitted = time.perf_counter() - started
-                s = fold_scores(predict(attacks), predict(session), predict(unseen), threshold)
+                normal_keys = set(content_key(train[train["label_value"] == 0]))
+                novel = ~content_key(attacks).isin(normal_keys).to_numpy()
+                p_att, p_sess, p_client = predict(attacks), predict(session), predict(unseen)
+                s = fold_scores(p_att, p_sess, p_client, threshold, novel)
+                np.savez_compressed(out / f"scores-{tool}-{name.replace(' ', '_').replace('/', '_')}-{seed}.npz",
+                                    attacks=p_att.astype(np.float32), session=p_sess.astype(np.float32),
+                                    client=p_client.astype(np.float32), novel=novel, threshold=threshold)
                 run = {"fold": tool, "client": client, "detector": name, "seed": seed, **s,
                        "train_rows": len(train), "train_seconds": round(fitted, 1)}
                 results["runs"].append(run)
@@ -214,11 +244,12 @@ def main(argv: list[str] | None = None) -> int:
 def summary(results: dict) -> str:
     runs = pd.DataFrame(results["runs"])
     agg = runs.groupby(["fold", "client", "detector"], sort=False).agg(
-        recall=("recall", "mean"), recall_sd=("recall", "std"), f1=("f1", "mean"),
+        recall=("recall", "mean"), recall_sd=("recall", "std"), recall_novel=("recall_novel", "mean"),
+        novel=("attacks_novel", "mean"), f1=("f1", "mean"),
         fpr_session=("fpr_session", "mean"), fpr_client=("fpr_client", "mean"),
         recall_at_01=("recall_at_0.1pct", "mean"), seeds=("seed", "count"), train_s=("train_seconds", "mean"))
     overall = runs[runs["fold"] != "none"].groupby("detector", sort=False).agg(
-        recall=("recall", "mean"), f1=("f1", "mean"), fpr_session=("fpr_session", "mean"),
+        recall=("recall", "mean"), recall_novel=("recall_novel", "mean"), f1=("f1", "mean"), fpr_session=("fpr_session", "mean"),
         fpr_client=("fpr_client", "mean"), recall_at_01=("recall_at_0.1pct", "mean"))
     return ("## Per fold (mean over seeds)\n\n```\n" + agg.round(4).to_string() + "\n```\n\n"
             "## Leave-one-tool-out, mean over tools and seeds\n\n```\n" + overall.round(4).to_string() + "\n```\n")

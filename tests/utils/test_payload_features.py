@@ -69,6 +69,15 @@ def test_injection_in_a_free_form_header_is_read():
     assert f["payload_n_sql"] >= 2 and f["payload_n_quote"] == 1
 
 
+def test_user_agent_grammar_is_syntax_but_breaking_it_is_content():
+    browser = payload_features(BENIGN["chromium-navigate"])
+    assert browser["payload_n_special"] == 0  # "(X11; Linux x86_64)" is a UA comment
+    shellshock = b"GET / HTTP/1.1\r\nHost: x\r\nUser-Agent: () { :; }; /bin/cat /etc/passwd\r\n\r\n"
+    assert payload_features(shellshock)["payload_n_special"] >= 5
+    piped = b"GET / HTTP/1.1\r\nHost: x\r\nUser-Agent: Mozilla/5.0|id\r\n\r\n"
+    assert payload_features(piped)["payload_n_special"] == 1
+
+
 def test_non_requests_are_read_whole():
     response = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n<script>x</script> union select 1"
     f = payload_features(response)
