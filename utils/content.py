@@ -19,7 +19,8 @@ request made of
 - **profile** (``profile``): how far the request is from the application's
   normal traffic of the training split (:mod:`utils.app_profile`);
 - **aggregate** (``aggregate``): the payload features of
-  :mod:`pipeline.payload_features` computed on the whole request.
+  :mod:`pipeline.payload_features` computed on the whole request, and two flags:
+  the head or the body never arrived whole (a slow-rate attack's trickle).
 
 The dense columns (profile and aggregate) are ``log1p``-compressed and divided
 by their training maximum, so every column lies in about [0, 1].
@@ -55,6 +56,9 @@ BYTE_VOCABULARY = 257  # byte tokens 1..256 and the padding token 0
 # the payload features that are ratios in [0, 1] already (no log compression)
 _RATIOS = frozenset({"payload_printable_ratio", "payload_upper_ratio", "payload_digit_ratio"})
 _ALNUM_RUN = re.compile(r"[A-Za-z0-9]+")
+# the aggregate block: the payload features of the whole request, and whether its head and body are whole
+AGGREGATE_COLUMNS: tuple[str, ...] = tuple(f"req_{f}" for f in PAYLOAD_FEATURES) + ("req_head_incomplete",
+                                                                                    "req_body_incomplete")
 
 
 @dataclass
@@ -91,7 +95,7 @@ class ContentSpec:
 
     @property
     def dense_columns(self) -> list[str]:
-        return self.profile_columns + ([f"req_{f}" for f in PAYLOAD_FEATURES] if self.aggregate else [])
+        return self.profile_columns + (list(AGGREGATE_COLUMNS) if self.aggregate else [])
 
     @property
     def width(self) -> int:
@@ -179,11 +183,11 @@ def request_tokens(v: RequestView) -> list[str]:
 
 
 def aggregate_features(views: list[RequestView]) -> np.ndarray:
-    """The payload features of each whole request (float32)."""
-    out = np.zeros((len(views), len(PAYLOAD_FEATURES)), dtype=np.float32)
+    """The ``AGGREGATE_COLUMNS`` of each request (float32)."""
+    out = np.zeros((len(views), len(AGGREGATE_COLUMNS)), dtype=np.float32)
     for i, v in enumerate(views):
         f = payload_features(v.raw)
-        out[i] = [f[name] for name in PAYLOAD_FEATURES]
+        out[i] = [f[name] for name in PAYLOAD_FEATURES] + [float(not v.head_complete), float(not v.body_complete)]
     return out
 
 
@@ -275,7 +279,7 @@ class RequestContent:
             blocks.append(np.log1p(np.maximum(profile[:, keep], 0)))
         if self.spec.aggregate:
             agg = aggregate_features(views)
-            for j, name in enumerate(PAYLOAD_FEATURES):
+            for j, name in enumerate(PAYLOAD_FEATURES):  # the two flags after them stay 0/1
                 if name not in _RATIOS:
                     agg[:, j] = np.log1p(np.maximum(agg[:, j], 0))
             blocks.append(agg)

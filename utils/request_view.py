@@ -44,6 +44,8 @@ class RequestView:
     other: str = ""  # body text that is neither form, JSON nor multipart (or the whole cell of a non-request)
     double_encoded: int = 0  # names and values still percent-encoded after one decoding
     raw: bytes = b""
+    head_complete: bool = True  # the blank line after the headers arrived (a slow-rate attack never sends it)
+    body_complete: bool = True  # the body the headers declared arrived
 
 
 def _twice(text: str, view: RequestView) -> str:
@@ -102,7 +104,8 @@ def _multipart(body: bytes, content_type_header: str) -> list[tuple[str, str]] |
 
 def view_of(req: HttpRequest) -> RequestView:
     """The :class:`RequestView` of a parsed request."""
-    view = RequestView(method=req.method, raw=req.raw, content_type=req.content_type)
+    view = RequestView(method=req.method, raw=req.raw, content_type=req.content_type,
+                       head_complete=req.head_complete, body_complete=req.body_complete)
     path = _twice(req.path, view)
     view.path = path
     view.segments = [s for s in path.split("/") if s]

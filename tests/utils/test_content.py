@@ -147,9 +147,19 @@ def test_training_rows_get_out_of_fold_profile_features():
 
 
 def test_profile_modes_and_width():
-    assert ContentSpec(hash_dims=100).width == 100 + len(PROFILE_FEATURES) + 21
-    assert ContentSpec(hash_dims=100, profile="app").width == 100 + len(PROFILE_FEATURES) - 3 + 21
+    assert ContentSpec(hash_dims=100).width == 100 + len(PROFILE_FEATURES) + 21 + 2
+    assert ContentSpec(hash_dims=100, profile="app").width == 100 + len(PROFILE_FEATURES) - 3 + 21 + 2
     assert ContentSpec(hash_dims=100, profile="none", aggregate=False).width == 100
+
+
+def test_an_unfinished_head_is_flagged():
+    from antinex.utils.content import AGGREGATE_COLUMNS, aggregate_features
+
+    slow = parse_cell(cell(b"GET / HTTP/1.1\r\nHost: x\r\nX-a: b\r\n"))  # slowloris: the blank line never comes
+    short = parse_cell(cell(b"POST /items HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\ntitle=a"))
+    flags = aggregate_features([slow, short, parse_cell(cell(BENIGN["curl"]))])[:, -2:]
+    assert AGGREGATE_COLUMNS[-2:] == ("req_head_incomplete", "req_body_incomplete")
+    assert flags.tolist() == [[1, 1], [0, 1], [0, 0]]
 
 
 def test_byte_tokens():
