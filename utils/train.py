@@ -167,7 +167,9 @@ def _with_content(req: MLRequest, df: pd.DataFrame, rows_tr, rows_te, y_tr, x_tr
 
     cells = df[req.network.content.column].to_numpy(dtype=object)
     encoder = content_encoder(req.network.content)
-    c_tr = encoder.fit_transform(cells[rows_tr], y_tr)
+    # the profile learns from the normal rows, the lowest class; a regression has no classes: every row
+    normal = y_tr if req.ml_type == "classification" else np.zeros(len(y_tr))
+    c_tr = encoder.fit_transform(cells[rows_tr], normal)
     artifact = encoder.to_json()
     # held-out rows through the stored form (JSON), exactly as a reloaded model will read them
     c_te = load_content(artifact).transform(cells[rows_te])
