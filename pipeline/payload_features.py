@@ -79,6 +79,14 @@ _BOUNDARY = re.compile(rb'boundary="?([^";,\r\n]+)"?', re.I)
 _USER_AGENT = re.compile(rb"^[\w.!*+~/-]+(?:\s+(?:[\w.!*+~/-]+|\([\w .,:;/+_-]*\)))*$")
 
 
+def filled_in(name: str, value: str) -> bool:
+    """True when a header's value is something a client fills in (free-form), not protocol syntax."""
+    low = name.strip().lower()
+    if low in SYNTAX_HEADERS:
+        return False
+    return not (low == "user-agent" and _USER_AGENT.match(value.strip().encode("latin-1", "replace")))
+
+
 def _entropy(data: bytes) -> float:
     if not data:
         return 0.0
@@ -150,10 +158,8 @@ def content_text(payload: bytes) -> tuple[bytes, bytes, bytes] | None:
         low = name.strip().lower()
         if low == b"content-type":
             ctype = value.strip()
-        value = value.strip()
-        if low.decode("latin-1") in SYNTAX_HEADERS or (low == b"user-agent" and _USER_AGENT.match(value)):
-            continue
-        parts.append(value)
+        if filled_in(low.decode("latin-1"), value.decode("latin-1")):
+            parts.append(value.strip())
     values, encoded = _body_values(body, ctype) if body else (b"", b"")
     if values:
         parts.append(values)
@@ -224,4 +230,4 @@ def add_payload_features(df: pd.DataFrame, load_column: str = "raw_load") -> pd.
 
 
 __all__ = ["HEADER_FEATURES", "PAYLOAD_FEATURES", "SYNTAX_HEADERS", "add_payload_features", "content_text",
-           "payload_features"]
+           "filled_in", "payload_features"]

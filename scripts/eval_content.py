@@ -82,13 +82,14 @@ def detectors() -> dict:
     quick.update(features_to_process=[f"req_{f}" for f in PAYLOAD_FEATURES])
     return {
         "content (candidate)": _candidate(),
+        "content - header values": _variant(headers="none"),
         "content + header shapes": _variant(headers="shape"),
         "content + client profile": _variant(profile="all"),
         "content - profile": _variant(profile="none"),
         "content - aggregate": _variant(aggregate=False),
         "content - tokens": _variant(tokens=False),
         "content - class weight": _variant({"class_weight": None}),
-        "content + header shapes - class weight": _variant({"class_weight": None}, headers="shape"),
+        "content - header values - class weight": _variant({"class_weight": None}, headers="none"),
         "sequence (conv1d)": SEQUENCE,
         "mlp-21 (quick start)": quick,
         "mlp-21 fixed": {**quick, "scaler": "log-minmax", "class_weight": "balanced"},

@@ -8,11 +8,14 @@ request made of
 
 - **hashed n-grams**: byte 1–3-grams (``ngrams``) of the request's *payload
   text* (the decoded path, every ``name=value`` of the query, form, JSON and
-  multipart body, other body text; lower-cased), tokens for the method, the
-  path segments, the extension, each parameter name and the shape of its value,
-  and (``headers: "shape"``) the header names with their values reduced to
-  their punctuation (``Mozilla/5.0 (X11; ...)`` reads ``a/a.a (a; ...)``), all
-  hashed into ``hash_dims`` columns; sublinear TF (``1 + log tf``) times an IDF
+  multipart body, other body text and, with ``headers: "values"``, the values
+  a client fills in headers and cookies: a ``Referer``, a cookie, a
+  User-Agent that breaks its own grammar, never protocol syntax such as
+  ``Accept``; lower-cased), tokens for the method, the path segments, the
+  extension, each parameter name and the shape of its value, and (``headers:
+  "shape"``) the header names with their values reduced to their punctuation
+  (``Mozilla/5.0 (X11; ...)`` reads ``a/a.a (a; ...)``), all hashed into
+  ``hash_dims`` columns; sublinear TF (``1 + log tf``) times an IDF
   fitted on the training rows, each row L2-normalised. Columns no training row
   touched get IDF 0: an n-gram never seen in training adds nothing, instead of
   whatever random weight its input kept from initialisation;
@@ -42,12 +45,12 @@ import numpy as np
 import scipy.sparse as sp
 
 from antinex.pipeline.http_message import request_from_text
-from antinex.pipeline.payload_features import PAYLOAD_FEATURES, payload_features
+from antinex.pipeline.payload_features import PAYLOAD_FEATURES, filled_in, payload_features
 from antinex.utils.app_profile import CLIENT_FEATURES, PROFILE_FEATURES, AppProfile, facts
 from antinex.utils.request_view import COOKIE, RequestView, parse_cell
 
 ENCODINGS = ("features", "bytes")
-HEADER_MODES = ("shape", "none")
+HEADER_MODES = ("values", "shape", "none")
 PROFILE_MODES = ("all", "app", "none")
 # n-gram text per request and namespace: an attack sits in the first kilobytes; a 64 KB upload
 # must not cost 200,000 n-grams
@@ -70,7 +73,7 @@ class ContentSpec:
     ngrams: tuple[int, int] = (1, 3)
     hash_dims: int = 4096
     tokens: bool = True
-    headers: str = "shape"
+    headers: str = "values"
     profile: str = "all"
     aggregate: bool = True
     max_len: int = 512  # bytes encoding: tokens per request
@@ -153,10 +156,14 @@ def token_columns(tokens: list[list[str]], dims: int, namespace: int) -> tuple[n
 
 
 # -- what each request contributes ------------------------------------------------
-def payload_text(v: RequestView) -> bytes:
-    """The decoded path, each non-cookie ``name=value`` and the other body text, lower-case."""
+def payload_text(v: RequestView, header_values: bool = False) -> bytes:
+    """The decoded path, each non-cookie ``name=value``, the other body text and (``header_values``) the values
+    a client fills in headers and cookies (never protocol syntax: ``Accept``, a User-Agent in its grammar),
+    lower-case."""
     parts = [v.path]
-    parts += [f"{name}={value}" for source, name, value in v.params if source != COOKIE]
+    parts += [f"{name}={value}" for source, name, value in v.params if source != COOKIE or header_values]
+    if header_values:
+        parts += [value for name, value in v.headers if filled_in(name, value)]
     if v.other:
         parts.append(v.other)
     return "\n".join(parts).lower().encode("utf-8", "replace")[:MAX_TEXT_BYTES]
@@ -249,7 +256,8 @@ class RequestContent:
     # -- parts ------------------------------------------------------------------------
     def _hashed(self, views: list[RequestView]) -> tuple[np.ndarray, np.ndarray]:
         s, dims = self.spec, self.spec.hash_dims
-        parts = [ngram_columns([payload_text(v) for v in views], s.ngrams[0], s.ngrams[1], dims, 1)]
+        values = s.headers == "values"
+        parts = [ngram_columns([payload_text(v, values) for v in views], s.ngrams[0], s.ngrams[1], dims, 1)]
         if s.headers == "shape":
             parts.append(ngram_columns([header_text(v) for v in views], s.ngrams[0], s.ngrams[1], dims, 2))
         if s.tokens:

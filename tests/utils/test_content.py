@@ -152,6 +152,18 @@ def test_profile_modes_and_width():
     assert ContentSpec(hash_dims=100, profile="none", aggregate=False).width == 100
 
 
+def test_header_values_a_client_fills_in_are_content():
+    from antinex.utils.content import payload_text
+
+    injected = parse_cell(cell(b"GET /search?q=notes HTTP/1.1\r\nUser-Agent: -1866 UNION ALL SELECT 1449#\r\n"
+                               b"Referer: http://x/search')) RLIKE SLEEP(5)\r\nAccept: */*\r\n\r\n"))
+    text = payload_text(injected, header_values=True)
+    assert b"union all select 1449#" in text and b"rlike sleep(5)" in text and b"*/*" not in text
+    browser = parse_cell(cell(BENIGN["chromium-navigate"]))
+    assert b"mozilla" not in payload_text(browser, header_values=True)  # a User-Agent in its grammar is syntax
+    assert b"sid=" in payload_text(browser, header_values=True) and b"sid=" not in payload_text(browser)
+
+
 def test_an_unfinished_head_is_flagged():
     from antinex.utils.content import AGGREGATE_COLUMNS, aggregate_features
 
