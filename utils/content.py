@@ -9,9 +9,9 @@ request made of
 - **hashed n-grams**: byte 1–3-grams (``ngrams``) of the request's *payload
   text* (the decoded path, every ``name=value`` of the query, form, JSON and
   multipart body, other body text and, with ``headers: "values"``, the values
-  a client fills in headers and cookies: a ``Referer``, a cookie, a
-  User-Agent that breaks its own grammar, never protocol syntax such as
-  ``Accept``; lower-cased), tokens for the method, the path segments, the
+  a client fills in headers and cookies: a ``Referer``, a cookie, a custom
+  header; never protocol syntax such as ``Accept``, never the ``User-Agent``,
+  which names the client; lower-cased), tokens for the method, the path segments, the
   extension, each parameter name and the shape of its value, and (``headers:
   "shape"``) the header names with their values reduced to their punctuation
   (``Mozilla/5.0 (X11; ...)`` reads ``a/a.a (a; ...)``), all hashed into
@@ -158,12 +158,14 @@ def token_columns(tokens: list[list[str]], dims: int, namespace: int) -> tuple[n
 # -- what each request contributes ------------------------------------------------
 def payload_text(v: RequestView, header_values: bool = False) -> bytes:
     """The decoded path, each non-cookie ``name=value``, the other body text and (``header_values``) the values
-    a client fills in headers and cookies (never protocol syntax: ``Accept``, a User-Agent in its grammar),
+    a client fills in headers and cookies (never protocol syntax such as ``Accept``, never the User-Agent),
     lower-case."""
     parts = [v.path]
     parts += [f"{name}={value}" for source, name, value in v.params if source != COOKIE or header_values]
     if header_values:
-        parts += [value for name, value in v.headers if filled_in(name, value)]
+        # the User-Agent names the client (a tool's name would teach the network that tool, not its attacks);
+        # an injection into it still shows in the aggregate counts
+        parts += [value for name, value in v.headers if name != "user-agent" and filled_in(name, value)]
     if v.other:
         parts.append(v.other)
     return "\n".join(parts).lower().encode("utf-8", "replace")[:MAX_TEXT_BYTES]

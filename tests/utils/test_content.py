@@ -155,12 +155,14 @@ def test_profile_modes_and_width():
 def test_header_values_a_client_fills_in_are_content():
     from antinex.utils.content import payload_text
 
-    injected = parse_cell(cell(b"GET /search?q=notes HTTP/1.1\r\nUser-Agent: -1866 UNION ALL SELECT 1449#\r\n"
-                               b"Referer: http://x/search')) RLIKE SLEEP(5)\r\nAccept: */*\r\n\r\n"))
+    injected = parse_cell(cell(b"GET /search?q=notes HTTP/1.1\r\nUser-Agent: sqlmap/1.7.2#stable\r\n"
+                               b"Referer: http://x/search')) RLIKE SLEEP(5)\r\nX-Forwarded-For: 1' OR '1\r\n"
+                               b"Accept: */*\r\n\r\n"))
     text = payload_text(injected, header_values=True)
-    assert b"union all select 1449#" in text and b"rlike sleep(5)" in text and b"*/*" not in text
+    assert b"rlike sleep(5)" in text and b"1' or '1" in text and b"*/*" not in text
+    assert b"sqlmap" not in text  # the User-Agent names the client, not the attack
     browser = parse_cell(cell(BENIGN["chromium-navigate"]))
-    assert b"mozilla" not in payload_text(browser, header_values=True)  # a User-Agent in its grammar is syntax
+    assert b"mozilla" not in payload_text(browser, header_values=True)
     assert b"sid=" in payload_text(browser, header_values=True) and b"sid=" not in payload_text(browser)
 
 
