@@ -92,7 +92,7 @@ def detectors() -> dict:
         "content - header values - class weight": _variant({"class_weight": None}, headers="none"),
         "sequence (conv1d)": SEQUENCE,
         "mlp-21 (quick start)": quick,
-        "mlp-21 fixed": {**quick, "scaler": "log-minmax", "class_weight": "balanced"},
+        "mlp-21 fixed": {**quick, "scaler": "standard", "class_weight": "balanced"},
         "tfidf-lr": "tfidf-lr",
         "forest-content": "forest-content",
         "forest-21": "forest-21",
