@@ -91,7 +91,7 @@ def detectors() -> dict:
         "content - class weight": _variant({"class_weight": None}),
         "content - header values - class weight": _variant({"class_weight": None}, headers="none"),
         "sequence (conv1d)": SEQUENCE,
-        "mlp-21 (quick start)": quick,
+        "mlp-21 (quick start)": {**quick, "scaler": "minmax"},  # as shipped before issue #14
         "mlp-21 fixed": {**quick, "scaler": "standard", "class_weight": "balanced"},
         "tfidf-lr": "tfidf-lr",
         "forest-content": "forest-content",
