@@ -205,6 +205,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", default="1,2,3")
     ap.add_argument("--detectors", default="", help="comma-separated names (default: all)")
     ap.add_argument("--tools", default="", help="held-out tools, 'none' for no tool (default: none + every tool)")
+    ap.add_argument("--evasion", default="", help="a CSV of tampered sqlmap requests (scripts/sqlmap_tampers.py): "
+                                                   "recall per tamper, no tamper in training, instead of the folds")
     args = ap.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -213,6 +215,8 @@ def main(argv: list[str] | None = None) -> int:
     tools = args.tools.split(",") if args.tools else ["none"] + sorted(set(lab["tool"]) - {NORMAL})
     chosen = {k: v for k, v in detectors().items() if not args.detectors or k in args.detectors.split(",")}
     seeds = [int(s) for s in args.seeds.split(",")]
+    if args.evasion:
+        return evasion(lab, clients, with_aggregate(pd.read_csv(args.evasion)), chosen, seeds, out)
     path = out / "eval.json"
     results = json.loads(path.read_text()) if path.exists() else {"runs": []}
     done = {(r["fold"], r["detector"], r["seed"]) for r in results["runs"]}
@@ -239,6 +243,35 @@ def main(argv: list[str] | None = None) -> int:
     (out / "summary.md").write_text(summary(results))
     plot(results, out)
     print(summary(results))
+    return 0
+
+
+def evasion(lab, clients, tampered, chosen: dict, seeds: list[int], out: Path) -> int:
+    """Train on the first round (untampered sqlmap included) and every client but the first; recall on each
+    tamper's requests (all of them, and those whose method, target and body no normal training request has)."""
+    first = sorted(lab["round"].unique())[0]
+    held = sorted(clients["tool"].unique())[0]
+    train = pd.concat([lab[lab["round"] == first], clients[clients["tool"] != held]], ignore_index=True)
+    normal_keys = set(content_key(train[train["label_value"] == 0]))
+    novel = ~content_key(tampered).isin(normal_keys).to_numpy()
+    rows = []
+    for name, spec in chosen.items():
+        for seed in seeds:
+            predict, threshold = fit_detector(name, spec, train, seed)
+            p = predict(tampered)
+            for tool in sorted(tampered["tool"].unique()):
+                m = (tampered["tool"] == tool).to_numpy()
+                rows.append({"detector": name, "seed": seed, "tamper": tool, "requests": int(m.sum()),
+                             "recall": float((p[m] >= threshold).mean()),
+                             "recall_novel": float((p[m & novel] >= threshold).mean()) if (m & novel).any() else None,
+                             "novel": int((m & novel).sum())})
+                print(json.dumps(rows[-1]), flush=True)
+    table = pd.DataFrame(rows).groupby(["tamper", "detector"]).agg(
+        recall=("recall", "mean"), recall_novel=("recall_novel", "mean"), novel=("novel", "first"),
+        requests=("requests", "first")).unstack("detector")
+    (out / "evasion.json").write_text(json.dumps(rows, indent=1))
+    (out / "evasion.md").write_text("```\n" + table.round(3).to_string() + "\n```\n")
+    print(table.round(3).to_string())
     return 0
 
 

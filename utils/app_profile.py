@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -48,6 +49,7 @@ _URL = re.compile(r"^https?://\S+$", re.I)
 _SEGMENT_INT = re.compile(r"^\d+$")
 
 
+@lru_cache(maxsize=1 << 16)
 def shape(value: str) -> str:
     """The shape class of a value: empty, int, float, uuid, hex, email, url, alpha, alnum, words, token, text."""
     if not value:
@@ -78,11 +80,12 @@ def shape(value: str) -> str:
 _PUNCTUATION = re.compile(r"[^\w ]|_")
 
 
-def punctuation(value: str) -> set[str]:
+@lru_cache(maxsize=1 << 16)  # headers and many values repeat from request to request
+def punctuation(value: str) -> frozenset[str]:
     """The characters of ``value`` that are neither letters, digits nor a space."""
     if value.isalnum():  # most values: nothing to collect
-        return set()
-    return set(_PUNCTUATION.findall(value))
+        return frozenset()
+    return frozenset(_PUNCTUATION.findall(value))
 
 
 def template(segments: list[str]) -> str:
