@@ -11,12 +11,12 @@ request made of
   multipart body, other body text and, with ``headers: "values"``, the values
   a client fills in headers and cookies: a ``Referer``, a cookie, a custom
   header; never protocol syntax such as ``Accept``, never the ``User-Agent``,
-  which names the client; lower-cased), tokens for the method, the path segments, the
-  extension, each parameter name and the shape of its value, and (``headers:
-  "shape"``) the header names with their values reduced to their punctuation
-  (``Mozilla/5.0 (X11; ...)`` reads ``a/a.a (a; ...)``), all hashed into
-  ``hash_dims`` columns; sublinear TF (``1 + log tf``) times an IDF
-  fitted on the training rows, each row L2-normalised. Columns no training row
+  which names the client; lower-cased), tokens for the method, the path
+  segments, the extension, each parameter name and the shape of its value, and
+  (``headers: "shape"``) the header names with their values reduced to their
+  punctuation (``Mozilla/5.0 (X11; ...)`` reads ``a/a.a (a; ...)``), all
+  hashed into ``hash_dims`` columns; sublinear TF (``1 + log tf``) times an
+  IDF fitted on the training rows, each row L2-normalised. Columns no training row
   touched get IDF 0: an n-gram never seen in training adds nothing, instead of
   whatever random weight its input kept from initialisation;
 - **profile** (``profile``): how far the request is from the application's
@@ -32,8 +32,8 @@ by their training maximum, so every column lies in about [0, 1].
 bytes of the request as tokens 1–256 (byte value + 1), 0 padding after the end.
 
 Everything fitted is JSON (``to_json``/``from_json``), stored beside the model
-as the artifact ``request-content`` (``TrainedModel.artifacts``), and deterministic: the
-hash is a fixed 64-bit mix, never Python's salted ``hash``.
+as the artifact ``request-content`` (``TrainedModel.artifacts``), and
+deterministic: the hash is a fixed 64-bit mix, never Python's salted ``hash``.
 """
 from __future__ import annotations
 
@@ -71,10 +71,10 @@ class ContentSpec:
     column: str = "http_request"
     encoding: str = "features"
     ngrams: tuple[int, int] = (1, 3)
-    hash_dims: int = 4096
+    hash_dims: int = 2048
     tokens: bool = True
     headers: str = "values"
-    profile: str = "all"
+    profile: str = "app"
     aggregate: bool = True
     max_len: int = 512  # bytes encoding: tokens per request
     folds: int = 5  # out-of-fold profile features for the training rows (see RequestContent.fit_transform)

@@ -6,9 +6,10 @@ off the body and returns a :class:`NetworkOptions` (``MLRequest.network``):
 ``content``
     the request-content representation (``utils/content.py``): an object, or
     ``true`` for the defaults. ``{"column": "http_request", "encoding":
-    "features", "ngrams": [1, 3], "hash_dims": 4096, "tokens": true,
-    "headers": "shape", "profile": "all", "aggregate": true}`` for a Dense
-    network, ``{"encoding": "bytes", "max_len": 512}`` for a sequence network.
+    "features", "ngrams": [1, 3], "hash_dims": 2048, "tokens": true,
+    "headers": "values", "profile": "app", "aggregate": true}`` (the
+    defaults) for a Dense network, ``{"encoding": "bytes", "max_len": 512}``
+    for a sequence network.
 ``scaler``
     ``minmax`` (the original's, the default), ``log-minmax``, ``standard`` or
     ``log-standard`` (``log``: ``sign(x) * log1p(|x|)`` first, for heavy-tailed

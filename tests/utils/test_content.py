@@ -140,15 +140,15 @@ def test_training_rows_get_out_of_fold_profile_features():
     rows.append(cell(b"GET /search?q=once&lang=en HTTP/1.1\r\nHost: x\r\n\r\n"))
     y = np.zeros(len(rows))
     est = RequestContent(ContentSpec(hash_dims=64, aggregate=False))
-    col = 64 + list(PROFILE_FEATURES).index("prof_param_names_unseen")  # after the 64 hashed columns
+    col = 64 + est.spec.profile_columns.index("prof_param_names_unseen")  # after the 64 hashed columns
     fitted = est.fit_transform(rows, y).toarray()
     assert fitted[-1, col] > 0  # out of fold: "lang" was in no other fold
     assert est.transform(rows[-1:]).toarray()[0, col] == 0  # the final profile knows it
 
 
 def test_profile_modes_and_width():
-    assert ContentSpec(hash_dims=100).width == 100 + len(PROFILE_FEATURES) + 21 + 2
-    assert ContentSpec(hash_dims=100, profile="app").width == 100 + len(PROFILE_FEATURES) - 3 + 21 + 2
+    assert ContentSpec(hash_dims=100, profile="all").width == 100 + len(PROFILE_FEATURES) + 21 + 2
+    assert ContentSpec(hash_dims=100).width == 100 + len(PROFILE_FEATURES) - 3 + 21 + 2  # "app" by default
     assert ContentSpec(hash_dims=100, profile="none", aggregate=False).width == 100
 
 
