@@ -58,6 +58,14 @@ def choose_features(req: MLRequest, df: pd.DataFrame) -> list[str]:
     """
     named = req.features_to_process or legacy_features(req)
     ignored = set(req.ignore_features)
+    content = req.network.content
+    if content is not None:
+        # a content network reads its text column; numeric columns only when named
+        if content.column not in df.columns:
+            raise RequestError("content.column", f"column {content.column!r} is not in the data")
+        named = [f for f in named if f != content.column]
+        if not named:
+            return []
     if named:
         features = [f for f in named if f not in ignored and f != req.predict_feature]
         missing = [f for f in features if f not in df.columns]
@@ -104,7 +112,7 @@ def _text_columns(df: pd.DataFrame, columns: list[str]) -> list[dict[str, str]]:
 def dropped_columns(req: MLRequest, df: pd.DataFrame) -> list[dict[str, str]]:
     """The text columns automatic feature choice leaves out, each with the reason (empty when
     the request names its features: then the others are left out by the request)."""
-    if req.features_to_process or legacy_features(req):
+    if req.features_to_process or legacy_features(req) or req.network.content is not None:
         return []
     return _text_columns(df, _candidates(req, df))
 

@@ -26,10 +26,15 @@ class Limits:
     max_batch_size: int = _limit("ANTINEX_MAX_BATCH_SIZE", 65536, "`batch_size`: rows per training batch")
     max_layers: int = _limit("ANTINEX_MAX_LAYERS", 64, "layers in `model_desc`")
     max_layer_units: int = _limit("ANTINEX_MAX_LAYER_UNITS", 4096, "`num_neurons` of one layer")
+    max_sequence_len: int = _limit("ANTINEX_MAX_SEQUENCE_LEN", 4096, "bytes of a request a sequence network reads "
+                                                                   "(`content.max_len`) and any sequence layer's "
+                                                                   "kernel, pool or stride")
     max_parameters: int = _limit("ANTINEX_MAX_PARAMETERS", 5_000_000,
                                  "weights of the whole network, counted on the request's number of inputs")
     max_features: int = _limit("ANTINEX_MAX_FEATURES", 5000, "columns in `features_to_process` (and "
-                                                            "`ignore_features`, `sort_values`)")
+                                                            "`ignore_features`, `sort_values`); the input columns "
+                                                            "of a content network (`content.hash_dims` and the "
+                                                            "dense ones)")
     max_labels: int = _limit("ANTINEX_MAX_LABELS", 1000, "entries of any list in `label_rules`")
     max_num_splits: int = _limit("ANTINEX_MAX_NUM_SPLITS", 50, "`num_splits`; with `cross_validate`, also at most "
                                                               "the training rows (of the smallest class)")

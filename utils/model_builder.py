@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import keras
 
+from antinex.utils.layer_specs import SEQUENCE_LAYERS, keras_layer
 from antinex.utils.request import MLRequest
 
 INITIALIZERS = {"uniform": "random_uniform", "normal": "random_normal"}
@@ -38,11 +39,19 @@ def layer_specs(req: MLRequest, n_outputs: int = 1) -> list[dict]:
 
 
 def build_model(num_features: int, req: MLRequest, n_outputs: int = 1) -> keras.Sequential:
-    """A compiled Sequential network of Dense and Dropout layers."""
+    """A compiled Sequential network: Dense and Dropout layers on ``num_features`` columns, or (a request
+    whose ``content`` has the ``bytes`` encoding) the sequence layers of utils/layer_specs.py on byte tokens."""
     model = keras.Sequential(name=_safe_name(req.label))
-    model.add(keras.Input(shape=(num_features,)))
+    if req.network.sequence:
+        model.add(keras.Input(shape=(req.network.content.max_len,), dtype="int32"))
+    else:
+        model.add(keras.Input(shape=(num_features,)))
     for spec in layer_specs(req, n_outputs):
-        if str(spec.get("layer_type", "dense")).lower() == "dropout":
+        kind = str(spec.get("layer_type", "dense")).lower()
+        if kind in SEQUENCE_LAYERS:
+            model.add(keras_layer(spec))
+            continue
+        if kind == "dropout":
             model.add(keras.layers.Dropout(float(spec["rate"])))
             continue
         init = spec.get("init") or "glorot_uniform"

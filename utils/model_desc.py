@@ -57,9 +57,23 @@ def _dropout(where: str, layer: dict, limits: Limits | None) -> None:
     layer["rate"] = rate
 
 
+def _sequence(where: str, layer: dict, limits: Limits | None) -> None:
+    from antinex.utils.layer_specs import validate_sequence_layer
+
+    layer.update(validate_sequence_layer(where, layer, limits, ACTIVATIONS))
+
+
+def _sequence_types() -> dict[str, LayerType]:
+    """The sequence layers of utils/layer_specs.py (their options, checks and sizes live there)."""
+    from antinex.utils.layer_specs import SEQUENCE_LAYERS
+
+    return {kind: LayerType(frozenset({"layer_type", *options}), _sequence) for kind, options in SEQUENCE_LAYERS.items()}
+
+
 LAYER_TYPES: dict[str, LayerType] = {
     "dense": LayerType(frozenset({"layer_type", "num_neurons", "init", "activation"}), _dense, output=True),
     "dropout": LayerType(frozenset({"layer_type", "rate"}), _dropout),
+    **_sequence_types(),
 }
 
 

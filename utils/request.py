@@ -20,6 +20,7 @@ from typing import Any, Optional
 
 from antinex.pipeline.columns import LEAKING_COLUMNS
 from antinex.utils.limits import Limits
+from antinex.utils.network_options import check_network
 from antinex.utils.model_desc import ACTIVATIONS, INITIALIZERS, LAYER_TYPES, count_parameters
 from antinex.utils.request_fields import (BY_NAME, DEFAULT_HISTORIES, FIELDS, LOSSES, METRIC_NAMES, ML_TYPES,
                                           OPTIMIZERS, Context, confine_path, parse_label_rules, read_fields,
@@ -38,6 +39,14 @@ _ANNOTATIONS = {bool: bool, int: int, float: float, str: str, list: list[str], d
 
 class _RequestMethods:
     """What a parsed request can do besides holding its fields."""
+
+    @property
+    def network(self):
+        """What the network reads and how it learns (``content``, ``scaler``, ``class_weight``, ``threshold``)
+        as one :class:`~antinex.utils.network_options.NetworkOptions`."""
+        from antinex.utils.network_options import options_of
+
+        return options_of(self)
 
     @property
     def model_key(self) -> str:
@@ -126,6 +135,7 @@ def parse_request(body: dict | MLRequest, *, datasets_dirs=None, limits: Limits 
     values, extra, ignored = read_fields(BY_NAME, merged, Context(datasets_dirs=datasets_dirs, limits=limits))
     req = MLRequest(**values, extra=extra, ignored=ignored)
     _check_together(req)
+    check_network(req, limits)  # sequence layers need byte tokens; the whole network within the bounds
     for name, why in ignored.items():  # said wherever the request is read: the API's answer, the CLI, the core
         log.warning("request %r: %s has no effect here: %s", req.label, name, why)
     return req
@@ -146,7 +156,16 @@ def _check_together(req: MLRequest) -> None:
 
 
 def check_model_size(req: MLRequest, num_features: int, limits: Limits) -> None:
-    """The network on ``num_features`` inputs stays within ANTINEX_MAX_PARAMETERS."""
+    """The network on ``num_features`` inputs stays within ANTINEX_MAX_PARAMETERS.
+
+    A network reading the request's content is sized on its own input width by :func:`check_network` at parse
+    time; here only its extra numeric columns count against ANTINEX_MAX_FEATURES.
+    """
+    if req.content is not None:
+        if len(req.features_to_process) > limits.max_features:
+            raise RequestError("features_to_process", f"{len(req.features_to_process):,} feature columns; the "
+                                                      f"server's limit is {limits.max_features:,} (ANTINEX_MAX_FEATURES)")
+        return
     if num_features > limits.max_features:
         raise RequestError("features_to_process", f"{num_features:,} feature columns; the server's limit is "
                                                   f"{limits.max_features:,} (ANTINEX_MAX_FEATURES)")

@@ -28,6 +28,7 @@ from typing import Any, Callable
 
 from antinex.utils.limits import Limits
 from antinex.utils.model_desc import check_model_desc
+from antinex.utils.network_options import SCALERS, read_class_weight, read_content, read_threshold
 from antinex.utils.request_values import (RequestError, as_bool, as_float, as_int, as_json_obj, as_rows, as_str,
                                           as_str_list, is_empty, one_of)
 
@@ -292,8 +293,27 @@ FIELDS: tuple[Field, ...] = (
           "`accuracy`", maximum=MAX_NAMES),
     Field("model_desc", dict, None, "`{\"layers\": [...]}`: `{\"layer_type\": \"dense\", \"num_neurons\", \"init\", "
           "\"activation\"}` or `{\"layer_type\": \"dropout\", \"rate\"}`, the last layer dense. None: 8-6-1. More "
-          "than two classes: the output becomes softmax over the classes", read=_model_desc,
+          "than two classes: the output becomes softmax over the classes. With `content.encoding` `bytes`, the "
+          "sequence layers `embedding` (first), `conv1d`, `maxpooling1d`, `globalmaxpooling1d`, "
+          "`globalaveragepooling1d`, `flatten`, `lstm`, `gru`, `bidirectional` (docs/request-features.md); any "
+          "other option is refused naming it, sizes are bounded and weights counted exactly", read=_model_desc,
           doc_type="object (`layers`)"),
+    # -- what the network reads and how it learns (utils/network_options.py) ---------------------------
+    Field("content", Any, None, "the network reads the request's content from a text column: "
+          "`{\"column\": \"http_request\", \"encoding\": \"features\"|\"bytes\", \"ngrams\": [1, 3], \"hash_dims\": "
+          "2048, \"tokens\": true, \"headers\": \"values\"|\"shape\"|\"none\", \"profile\": \"app\"|\"all\"|\"none\", "
+          "\"aggregate\": true, \"max_len\": 512, \"folds\": 5}` (the defaults; `true` takes them). Fitted on the "
+          "training split only, stored with the model (artifact `request-content`); `features_to_process` then "
+          "names extra numeric columns only (docs/request-features.md)", read=read_content,
+          doc_type="object, `true` or null"),
+    Field("scaler", str, "minmax", "how `apply_scaler` scales the numeric columns: `minmax` (the original's), "
+          "`log-minmax`, `standard`, `log-standard` (`log-`: `sign(x)·log1p(|x|)` first, for heavy-tailed counts)",
+          choices=SCALERS),
+    Field("class_weight", Any, None, "weights of the classes in the loss: `\"balanced\"` (each class as much as "
+          "the other in total) or `{\"<class value>\": weight}`; classification only", read=read_class_weight,
+          doc_type="null, `\"balanced\"` or object"),
+    Field("threshold", float, 0.5, "the attack probability from which a two-class network predicts the attack "
+          "class; stored with the model (artifact `decision`)", read=read_threshold),
     Field("label_rules", dict, {}, "`{\"labels\": [...], \"label_values\": [...]}`: names of predicted values "
           "(`label_name`); an unmapped value is named `unknown_<v>`", read=_label_rules),
     Field("novelty", float, None, "also fit a novelty detector on the training split's normal rows (the lowest "

@@ -7,6 +7,7 @@ import time
 import keras
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 
 from antinex.utils.dataset import choose_features, dropped_columns, feature_matrix, target_vector
@@ -16,7 +17,7 @@ from antinex.utils.model_builder import build_model
 from antinex.utils.progress import EpochProgress
 from antinex.utils.request import MLRequest, RequestError
 from antinex.utils.scaling import Scaling
-from antinex.utils.trained_model import TrainedModel
+from antinex.utils.trained_model import CONTENT_ARTIFACT, DECISION_ARTIFACT, TrainedModel
 
 
 def _classes(req: MLRequest, y: np.ndarray) -> list[float]:
@@ -48,14 +49,14 @@ def _callbacks(stop: StopCheck | None) -> list[keras.callbacks.Callback]:
 
 
 def _fit(req: MLRequest, x_tr, y_tr, x_val, y_val, n_out: int, progress: bool,
-         stop: StopCheck | None = None) -> tuple[keras.Model, dict]:
+         stop: StopCheck | None = None, class_weight: dict | None = None) -> tuple[keras.Model, dict]:
     model = build_model(x_tr.shape[1], req, n_out)
     callbacks = _callbacks(stop) + ([EpochProgress(req.epochs, req.label)] if progress else [])
     hist = model.fit(
         x_tr, y_tr,
-        validation_data=(x_val, y_val) if len(x_val) else None,
+        validation_data=(x_val, y_val) if x_val.shape[0] else None,
         epochs=req.epochs, batch_size=req.batch_size,
-        shuffle=True, verbose=0, callbacks=callbacks,
+        shuffle=True, verbose=0, callbacks=callbacks, class_weight=class_weight,
     )
     history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
     # the original's history names ("acc", "val_acc") point at Keras 3's
@@ -68,13 +69,15 @@ def _fit(req: MLRequest, x_tr, y_tr, x_val, y_val, n_out: int, progress: bool,
 def train(req: MLRequest, df: pd.DataFrame, *, progress: bool = False, stop: StopCheck | None = None) -> TrainedModel:
     """Train a new model for ``req`` on ``df`` and evaluate it on held-out rows.
 
+    Everything fitted (scalers, the content encoder and its application
+    profile) is fitted on the training split only and stored with the model.
     ``stop`` is asked after every batch (cross-validation folds included);
     the :class:`~utils.jobcontrol.JobStopped` it raises propagates.
     """
     started = time.perf_counter()
     keras.utils.set_random_seed(req.seed)
     features = choose_features(req, df)
-    x = feature_matrix(df, features, req.missing_value)
+    x = feature_matrix(df, features, req.missing_value) if features else np.zeros((len(df), 0), np.float32)
     y = target_vector(req, df)
     if len(x) < 4:
         raise RequestError("dataset", f"needs at least 4 rows to train and evaluate, got {len(x)}")
@@ -86,20 +89,32 @@ def train(req: MLRequest, df: pd.DataFrame, *, progress: bool = False, stop: Sto
         n_test = int(np.ceil(req.test_size * len(y)))
         if counts.min() >= 2 and n_test >= len(classes):
             stratify = y
-    x_tr, x_te, y_tr, y_te = train_test_split(
-        x, y, test_size=req.test_size, random_state=req.seed, stratify=stratify)
+    # split row numbers: the same split as splitting the matrix itself, and the text column follows it
+    rows_tr, rows_te = train_test_split(np.arange(len(y)), test_size=req.test_size, random_state=req.seed,
+                                        stratify=stratify)
+    x_tr, x_te, y_tr, y_te = x[rows_tr], x[rows_te], y[rows_tr], y[rows_te]
 
+    if req.novelty and not features:
+        raise RequestError("novelty", "needs numeric features_to_process (a content network reads its "
+                                      "application profile instead)")
     novelty = _fit_novelty(req, x_tr, y_tr, classes) if req.novelty else None
     x_te_raw = x_te  # the novelty detector reads unscaled rows (it scales them itself)
-    x_scaling = Scaling.fit(x_tr, req.min_scaler_range, req.max_scaler_range) if req.apply_scaler else None
+    x_scaling = None
+    if req.apply_scaler and x.shape[1]:
+        x_scaling = Scaling.fit(x_tr, req.min_scaler_range, req.max_scaler_range, req.network.scaler)
     y_scaling = None
     if x_scaling:
         x_tr, x_te = x_scaling.transform(x_tr), x_scaling.transform(x_te)
+    artifacts = {}
+    if req.network.content is not None:
+        x_tr, x_te, artifacts[CONTENT_ARTIFACT] = _with_content(req, df, rows_tr, rows_te, y_tr, x_tr, x_te)
     if classification:
         index = {c: i for i, c in enumerate(classes)}
         yt_tr = np.array([index[v] for v in y_tr], dtype=np.float32)
         yt_te = np.array([index[v] for v in y_te], dtype=np.float32)
         n_out = len(classes) if len(classes) > 2 else 1
+        if n_out == 1 and req.network.threshold != 0.5:
+            artifacts[DECISION_ARTIFACT] = {"threshold": req.network.threshold}
     else:
         if req.apply_scaler:
             y_scaling = Scaling.fit(y_tr.reshape(-1, 1), req.min_scaler_range, req.max_scaler_range)
@@ -108,13 +123,14 @@ def train(req: MLRequest, df: pd.DataFrame, *, progress: bool = False, stop: Sto
         else:
             yt_tr, yt_te = y_tr.astype(np.float32), y_te.astype(np.float32)
         n_out = 1
+    weights = class_weights(req, classes, yt_tr) if classification else None
 
-    cv = cross_validate(req, x_tr, yt_tr, n_out, stop) if req.cross_validate else None
-    model, history = _fit(req, x_tr, yt_tr, x_te, yt_te, n_out, progress, stop)
+    cv = cross_validate(req, x_tr, yt_tr, n_out, stop, weights) if req.cross_validate else None
+    model, history = _fit(req, x_tr, yt_tr, x_te, yt_te, n_out, progress, stop, weights)
     trained = TrainedModel(
         model=model, features=features, predict_feature=req.predict_feature, ml_type=req.ml_type,
         x_scaling=x_scaling, y_scaling=y_scaling, classes=classes, label_rules=req.label_rules,
-        missing_value=req.missing_value, request=req.to_dict(), history=history,
+        missing_value=req.missing_value, request=req.to_dict(), history=history, artifacts=artifacts,
     )
     out = trained.forward(x_te)
     pred = trained.decode(out)
@@ -130,14 +146,63 @@ def train(req: MLRequest, df: pd.DataFrame, *, progress: bool = False, stop: Sto
         metrics["dropped_columns"] = dropped
     metrics.update(
         evaluated_on="held-out",
-        train_rows=int(len(x_tr)),
-        test_rows=int(len(x_te)),
+        train_rows=int(x_tr.shape[0]),
+        test_rows=int(x_te.shape[0]),
         train_seconds=round(time.perf_counter() - started, 3),
     )
     if cv is not None:
         metrics["cross_validation"] = cv
     trained.metrics = metrics
     return trained
+
+
+def _with_content(req: MLRequest, df: pd.DataFrame, rows_tr, rows_te, y_tr, x_tr, x_te):
+    """The training and held-out inputs with the request content (utils/content.py), and its artifact.
+
+    The encoder is fitted on the training rows only; a Dense network gets
+    the scaled named columns beside the content columns (one sparse matrix),
+    a sequence network the byte tokens alone.
+    """
+    from antinex.utils.content import content_encoder, load_content
+
+    cells = df[req.network.content.column].to_numpy(dtype=object)
+    encoder = content_encoder(req.network.content)
+    # the profile learns from the normal rows, the lowest class; a regression has no classes: every row
+    normal = y_tr if req.ml_type == "classification" else np.zeros(len(y_tr))
+    c_tr = encoder.fit_transform(cells[rows_tr], normal)
+    artifact = encoder.to_json()
+    # held-out rows through the stored form (JSON), exactly as a reloaded model will read them
+    c_te = load_content(artifact).transform(cells[rows_te])
+    if req.network.sequence:
+        return c_tr, c_te, artifact
+    return _beside(x_tr, c_tr), _beside(x_te, c_te), artifact
+
+
+def _beside(x: np.ndarray, content) -> sp.csr_matrix:
+    """Named numeric columns, then the content columns, as one CSR matrix (Keras reads it batch by batch)."""
+    if x.shape[1] == 0:
+        return content
+    out = sp.hstack([sp.csr_matrix(x), content], format="csr", dtype=np.float32)
+    out.sort_indices()
+    return out
+
+
+def class_weights(req: MLRequest, classes: list[float], y_index: np.ndarray) -> dict[int, float] | None:
+    """Keras ``class_weight`` ({class index: weight}) from the request's ``class_weight``."""
+    asked = req.network.class_weight
+    if asked is None:
+        return None
+    if asked == "balanced":
+        counts = np.bincount(y_index.astype(int), minlength=len(classes))
+        return {i: float(len(y_index) / (len(classes) * c)) if c else 1.0 for i, c in enumerate(counts)}
+    out = {}
+    for i, value in enumerate(classes):
+        key = str(int(value)) if float(value).is_integer() else str(value)
+        out[i] = float(asked.get(key, 1.0))
+    unknown = set(asked) - {str(int(c)) if float(c).is_integer() else str(c) for c in classes}
+    if unknown:
+        raise RequestError("class_weight", f"names classes the data does not have: {', '.join(sorted(unknown))}")
+    return out
 
 
 def _fit_novelty(req: MLRequest, x_tr: np.ndarray, y_tr: np.ndarray, classes: list[float]):
@@ -165,7 +230,7 @@ def _novelty_metrics(req: MLRequest, novelty, x_te, y_te, pred, classes) -> dict
 
 
 def cross_validate(req: MLRequest, x: np.ndarray, y: np.ndarray, n_out: int,
-                   stop: StopCheck | None = None) -> dict:
+                   stop: StopCheck | None = None, class_weight: dict | None = None) -> dict:
     """k-fold (stratified for classification) scores on the training rows."""
     splitter = (StratifiedKFold if req.ml_type == "classification" else KFold)(
         n_splits=req.num_splits, shuffle=True, random_state=req.seed)
@@ -173,7 +238,7 @@ def cross_validate(req: MLRequest, x: np.ndarray, y: np.ndarray, n_out: int,
     for fold_tr, fold_te in splitter.split(x, y.astype(int) if req.ml_type == "classification" else y):
         model = build_model(x.shape[1], req, n_out)
         model.fit(x[fold_tr], y[fold_tr], epochs=req.epochs, batch_size=req.batch_size, verbose=0,
-                  callbacks=_callbacks(stop))
+                  callbacks=_callbacks(stop), class_weight=class_weight)
         scores.append(float(model.evaluate(x[fold_te], y[fold_te], verbose=0, return_dict=True).get(
             "accuracy" if req.ml_type == "classification" else "loss")))
     return {"num_splits": req.num_splits, "scores": scores,

@@ -7,8 +7,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from antinex.utils.dataset import feature_matrix
+from antinex.utils.request import RequestError
 from antinex.utils.scaling import Scaling
 
 
@@ -24,6 +26,10 @@ def _softmax(x):
     e = np.exp(x - x.max(axis=1, keepdims=True))
     return e / e.sum(axis=1, keepdims=True)
 
+
+# artifact names (TrainedModel.artifacts; the store writes artifact-<name>.json under the checksum)
+CONTENT_ARTIFACT = "request-content"
+DECISION_ARTIFACT = "decision"
 
 # rows per block of the numpy forward pass: a 200-unit layer's output for
 # 8,192 rows is 6.5 MB, small enough to stay in cache between layers
@@ -67,6 +73,29 @@ class TrainedModel:
     artifacts: dict[str, Any] = field(default_factory=dict)
     _dense: list | None = field(default=None, repr=False)
     _fused: list | None = field(default=None, repr=False)
+    _content: Any = field(default=None, init=False, repr=False)
+
+    @property
+    def content(self):
+        """The fitted request-content encoder (utils/content.py) stored as the artifact ``request-content``, or None."""
+        if self._content is None and CONTENT_ARTIFACT in self.artifacts:
+            from antinex.utils.content import load_content
+
+            try:
+                self._content = load_content(self.artifacts[CONTENT_ARTIFACT])
+            except (ValueError, KeyError, TypeError) as exc:
+                raise ValueError(f"the model's artifact {CONTENT_ARTIFACT!r} is not a content encoder: {exc}") from None
+        return self._content
+
+    @property
+    def threshold(self) -> float:
+        """The attack probability from which a two-class network says attack (the request's ``threshold``)."""
+        return float((self.artifacts.get(DECISION_ARTIFACT) or {}).get("threshold", 0.5))
+
+    @property
+    def sequence(self) -> bool:
+        """True for a sequence network (it reads byte tokens through Keras)."""
+        return self.content is not None and self.content.spec.encoding == "bytes"
 
     # -- forward pass -------------------------------------------------------
     def _dense_layers(self) -> list | None:
@@ -94,7 +123,9 @@ class TrainedModel:
         """
         if self._fused is None:
             plan = self._dense_layers()
-            if plan and self.x_scaling is not None:
+            if plan and (self.content is not None or (self.x_scaling is not None and not self.x_scaling.affine)):
+                plan = None  # the scaling cannot be folded: content columns beside, or a log before the affine part
+            elif plan and self.x_scaling is not None:
                 (w, b, act), rest = plan[0], plan[1:]
                 scale = self.x_scaling.scale.astype(np.float64)
                 offset = self.x_scaling.offset.astype(np.float64)
@@ -105,31 +136,53 @@ class TrainedModel:
         return self._fused or None
 
     @staticmethod
-    def _run_plan(plan: list, x: np.ndarray) -> np.ndarray:
-        # in blocks of rows, so each layer's output stays in the CPU cache for the next
+    def _run_plan(plan: list, x) -> np.ndarray:
+        # in blocks of rows, so each layer's output stays in the CPU cache for the next;
+        # x may be a scipy CSR matrix (content columns): its first product is a sparse one
         x = x.astype(np.float32, copy=False)
+        n = x.shape[0]
         out = None
-        for start in range(0, max(len(x), 1), FORWARD_BLOCK_ROWS):
+        for start in range(0, max(n, 1), FORWARD_BLOCK_ROWS):
             h = x[start:start + FORWARD_BLOCK_ROWS]
             for w, b, act in plan:
-                h = h @ w
+                h = np.asarray(h @ w)
                 h += b
                 h = act(h)
-            if len(x) <= FORWARD_BLOCK_ROWS:
+            if n <= FORWARD_BLOCK_ROWS:
                 return h
             if out is None:
-                out = np.empty((len(x), h.shape[1]), dtype=np.float32)
+                out = np.empty((n, h.shape[1]), dtype=np.float32)
             out[start:start + len(h)] = h
         return out
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        """Raw network outputs for scaled features (numpy fast path, Keras fallback)."""
+    def forward(self, x) -> np.ndarray:
+        """Raw network outputs for the network's inputs (numpy fast path for Dense nets, Keras for the rest)."""
         plan = self._dense_layers()
         if plan is None:
-            return np.asarray(self.model.predict(x, verbose=0, batch_size=4096))
+            if x.shape[0] == 0:
+                return np.zeros((0, self.model.output_shape[-1]), dtype=np.float32)
+            return np.asarray(self.model.predict(x, verbose=0, batch_size=4096 if not self.sequence else 256))
         return self._run_plan(plan, x)
 
-    def transform(self, df: pd.DataFrame) -> np.ndarray:
+    def transform(self, df: pd.DataFrame):
+        """The network's inputs for ``df``: scaled named columns, then the content columns (a CSR matrix),
+        or the byte tokens of a sequence network."""
+        if self.content is not None:
+            column = self.content.spec.column
+            if column not in df.columns:
+                raise RequestError("predict_rows", f"rows are missing the request-text column {column!r}")
+            encoded = self.content.transform(df[column].to_numpy(dtype=object))
+            if self.sequence:
+                return encoded
+            if not self.features:
+                return encoded
+            x = self._scaled(df)
+            out = sp.hstack([sp.csr_matrix(x), encoded], format="csr", dtype=np.float32)
+            out.sort_indices()
+            return out
+        return self._scaled(df)
+
+    def _scaled(self, df: pd.DataFrame) -> np.ndarray:
         x = feature_matrix(df, self.features, self.missing_value)  # a fresh float32 copy: scale it in place
         return self.x_scaling.transform(x, inplace=True) if self.x_scaling else x
 
@@ -165,7 +218,7 @@ class TrainedModel:
             return values.ravel().astype(np.float64)
         classes = np.asarray(self.classes, dtype=np.float64)
         if out.shape[1] == 1:
-            idx = (out[:, 0] >= 0.5).astype(int)
+            idx = (out[:, 0] >= self.threshold).astype(int)
         else:
             idx = out.argmax(axis=1)
         return classes[idx]
