@@ -30,7 +30,7 @@ def session_frame(pcap: Path, label: str, session: str, tool: str, *, client: st
     df["session"] = session
     df["tool"] = tool
     df["client"] = client or tool
-    df["family"] = family or _family({"label": label, "tool": tool})
+    df["family"] = family or family_of({"label": label, "tool": tool})
     df["app"], df["framework"] = app, framework
     return df
 
@@ -48,7 +48,7 @@ def _timed_rows(pcap: Path) -> tuple[list[dict], list[float]]:
     return list(frames_to_rows(frames)), times
 
 
-def _family(session: dict) -> str:
+def family_of(session: dict) -> str:
     """A session's family: recorded in the manifest, or (older recordings) the tool's."""
     if session.get("family"):
         return session["family"]
@@ -151,7 +151,7 @@ def netns_frame(record_dir: Path, manifest: dict, grace: float = 2.0, packets: s
                 session[idx] = [windows[k]["session"] if k >= 0 else "attacker-unattributed" for k in hit]
                 tool[idx] = [windows[k]["tool"] if k >= 0 else "unknown" for k in hit]
                 client[idx] = tool[idx]
-                family[idx] = [_family(windows[k]) if k >= 0 else "unknown" for k in hit]
+                family[idx] = [family_of(windows[k]) if k >= 0 else "unknown" for k in hit]
             else:
                 s = next((s for s in mine if s["label"] == "not_attack" and s["host"] == host), None)
                 session[idx] = s["session"] if s else f"{host}-unknown"
@@ -188,8 +188,9 @@ def build_full(record_dir: Path, packets: str = "all") -> pd.DataFrame:
     return full
 
 
-def training_ready(full: pd.DataFrame, missing_value: float = -1.0) -> pd.DataFrame:
-    """Numeric features (no addresses, ports, ids, checksums) + labels + ``LABEL_COLUMNS`` for splits."""
+def training_ready(full: pd.DataFrame, missing_value: float = -1.0, keep_payload: bool = False) -> pd.DataFrame:
+    """Numeric features (no addresses, ports, ids, checksums) + labels + ``LABEL_COLUMNS`` for splits
+    (+ ``raw_load``, the payload as hex, with ``keep_payload``: what the text baselines read)."""
     cols = [c for c in FEATURES if c in full.columns]
     out = full[cols].apply(pd.to_numeric, errors="coerce").fillna(missing_value)
     for c in FEATURES:
@@ -202,6 +203,8 @@ def training_ready(full: pd.DataFrame, missing_value: float = -1.0) -> pd.DataFr
     for col in LABEL_COLUMNS:
         if col in full:
             out[col] = full[col].to_numpy()
+    if keep_payload and "raw_load" in full:
+        out["raw_load"] = full["raw_load"].to_numpy()
     return out
 
 
@@ -236,3 +239,119 @@ def plot_counts(ready: pd.DataFrame, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+# --------------------------------------------------------------------------
+# one row per HTTP request (TCP reassembly of the recording's pcaps)
+# --------------------------------------------------------------------------
+def rule_flags(requests, verdicts, window: float = 60.0) -> tuple[list[int], list[str]]:
+    """Per request: 1 when a timing or window rule had flagged its connection, or its source within the last
+    ``window`` seconds, by the time the request was answered (unanswered: by its last byte), and the rule.
+
+    So a brute-force attempt counts once its source is past the limit, not retroactively, a scanner's next
+    requests count while its source stays flagged, and a slow request whose head never finishes counts once
+    the rule fired while it was open.
+    """
+    import bisect
+
+    first: dict[int, tuple[float, str]] = {}
+    by_source: dict[str, list[tuple[float, str]]] = {}
+    for v in verdicts:
+        if v.kind == "request" or not v.attack:
+            continue
+        if v.flow_id is not None and (v.flow_id not in first or v.ts < first[v.flow_id][0]):
+            first[v.flow_id] = (v.ts, v.name)
+        if v.kind == "source" and v.src_ip:
+            by_source.setdefault(v.src_ip, []).append((v.ts, v.name))
+    for hits in by_source.values():
+        hits.sort()
+    flags, names = [], []
+    for r in requests:
+        by = r.response_ts or r.ts_end or r.ts or 0.0
+        hit = first.get(r.flow_id)
+        name = hit[1] if hit is not None and hit[0] <= by + 1e-6 else ""
+        if not name and r.src_ip in by_source:
+            hits = by_source[r.src_ip]
+            k = bisect.bisect_right(hits, (by + 1e-6, "~")) - 1
+            if k >= 0 and by - hits[k][0] <= window:
+                name = hits[k][1]
+        flags.append(int(bool(name)))
+        names.append(name)
+    return flags, names
+
+
+RULES_HOLDOUT_CLIENTS = ("curl", "httpie", "browser")  # antinex-lab report's default unseen clients
+
+
+def requests_frame(record_dir: Path, *, grace: float = 2.0, progress: bool = False, profile=None,
+                   rules_holdout_clients: tuple[str, ...] = RULES_HOLDOUT_CLIENTS) -> pd.DataFrame:
+    """Every HTTP request of a namespace recording, reassembled by the analyzer that ``antinex-pcap`` and
+    the subscriber run (so a request's body travels with it, a slow client's unfinished head is a row too),
+    labelled by its sender's address like the packet rows, with its session attributed by time.
+
+    Columns: ``http_request`` (the bytes, :func:`~antinex.pipeline.http_message.request_to_text`), the
+    request-level columns of :func:`~antinex.pipeline.request_scoring.request_row` (payload features of the
+    whole request, ``req_*`` timing), the sender's source window at that moment (``src_*``), the answer's
+    status, ``ts``, and the labels (``label_value``, ``label_name`` and ``LABEL_COLUMNS``). No addresses or
+    ports: they name the recording's hosts, not what a request does.
+
+    ``rule_flag``/``rule`` (:func:`rule_flags`): the verdicts of the timing and window rules with
+    ``profile``; by default a profile fitted on this recording's benign clients except
+    ``rules_holdout_clients`` (benign traffic only: no attack teaches the rules anything, and the clients an
+    evaluation holds out stay unseen; ``attrs["rules_profile"]`` says what it was fitted on).
+    """
+    from antinex.pipeline.lab.flow_eval import fit_profile, training_clients
+    from antinex.pipeline.pcap import analyze_capture, request_rows
+
+    manifest = json.loads((record_dir / "manifest.json").read_text())
+    if manifest.get("mode") != "netns":
+        raise ValueError(f"{record_dir}: request rows need a namespace recording (antinex-lab record --netns)")
+    roles, ports = manifest["addresses"], _ports(manifest)
+    if profile is None:
+        clients = training_clients(manifest, rules_holdout_clients)
+        profile = fit_profile(record_dir, manifest, list(range(len(manifest["pcaps"]))), clients)
+    frames = []
+    for r, pcap in enumerate(manifest["pcaps"]):
+        result = analyze_capture(record_dir / pcap, profile=profile, keep_requests=True, progress=progress)
+        df = pd.DataFrame.from_records(request_rows(result.requests, result.source_features))
+        if df.empty:
+            continue
+        df["rule_flag"], df["rule"] = rule_flags(result.requests, result.verdicts)
+        df = df[df["src_ip"].map(lambda a: roles.get(a, {}).get("role") in ("client", "attacker"))]
+        df = df.reset_index(drop=True)
+        session, tool, client, family = (np.empty(len(df), dtype=object) for _ in range(4))
+        for address, idx in df.groupby("src_ip").indices.items():
+            host = roles[address]
+            hits = attribute(manifest, address, df["ts"].to_numpy()[idx], grace)
+            if host["role"] == "attacker":
+                session[idx] = [h["session"] if h else "attacker-unattributed" for h in hits]
+                tool[idx] = [h["tool"] if h else "unknown" for h in hits]
+                client[idx] = tool[idx]
+                family[idx] = [family_of(h) if h else "unknown" for h in hits]
+            else:
+                kind = host.get("kind") or "simulated-users"
+                session[idx] = [h["session"] if h else f"{host['host']}-r{r}" for h in hits]
+                tool[idx] = [(h.get("tool") if h else None) or kind for h in hits]
+                client[idx] = [(h.get("client") if h else None) or kind for h in hits]
+                family[idx] = "benign"
+        df["session"], df["tool"], df["client"], df["family"] = session, tool, client, family
+        df["label_name"] = np.where(df["src_ip"].map(lambda a: roles[a]["role"] == "attacker"), "attack",
+                                    "not_attack")
+        df["label_value"] = df["label_name"].map(LABEL_VALUES)
+        df["app"] = [ports.get(int(p), ("other", ""))[0] for p in df["dest_port"]]
+        df["framework"] = [ports.get(int(p), ("", "other"))[1] for p in df["dest_port"]]
+        df["round"] = pcap
+        frames.append(df.drop(columns=["src_ip", "src_port", "dest_ip", "dest_port", "flow_id"]))
+    if not frames:
+        raise ValueError(f"no HTTP requests in {record_dir}")
+    out = pd.concat(frames, ignore_index=True)
+    out.attrs["rules_profile"] = profile.to_json()
+    return out
+
+
+def sample_per_session(df: pd.DataFrame, max_rows: int, seed: int = 0) -> pd.DataFrame:
+    """At most ``max_rows`` rows of each session, drawn at random (discovery tools send tens of thousands of
+    requests; a shipped dataset keeps every session but not every one of its requests)."""
+    parts = [g if len(g) <= max_rows else g.sample(max_rows, random_state=seed)
+             for _, g in df.groupby("session", sort=False)]
+    return pd.concat(parts).sort_index().reset_index(drop=True)

@@ -59,7 +59,7 @@ def cmd_build(args) -> int:
 
     record_dir = Path(args.outdir)
     full = build_full(record_dir, packets=args.packets)
-    ready = training_ready(full)
+    ready = training_ready(full, keep_payload=args.keep_payload)
     kept = PACKETS[args.packets](full).to_numpy()  # the loopback mode filters here, the netns mode per round
     dropped = int((~kept).sum()) + full.attrs.get("packets_left_out", 0)
     ready = ready[kept].reset_index(drop=True)
@@ -84,6 +84,17 @@ def cmd_build(args) -> int:
         table.to_csv(out / "counts.csv")
         plot_counts(ready, out / "counts.png")
         print(table.to_string())
+    if args.requests and manifest.get("mode") == "netns":
+        from antinex.pipeline.lab.build import requests_frame, sample_per_session
+
+        reqs = requests_frame(record_dir, progress=True, rules_holdout_clients=_csv_list(args.rules_holdout_clients))
+        meta["rules_profile"] = reqs.attrs["rules_profile"]
+        (out / "metadata.json").write_text(json.dumps(meta, indent=2, default=str))
+        if args.max_per_session:
+            reqs = sample_per_session(reqs, args.max_per_session)
+        reqs.to_csv(out / "requests.csv.gz", index=False, compression={"method": "gzip", "mtime": 0})
+        print(f"wrote {len(reqs)} requests to {out / 'requests.csv.gz'}: "
+              f"{reqs['label_name'].value_counts().to_dict()}")
     agent_csvs = sorted((record_dir / "agent").glob("*.csv"))
     if agent_csvs and manifest.get("mode") == "netns":
         # what the pipeline's own agents recorded, through /mlprepare/'s function, labelled by address
@@ -130,7 +141,8 @@ def cmd_report(args) -> int:
              holdout_clients=_csv_list(args.holdout_clients), seeds=seeds, epochs=args.epochs,
              request_bodies=_bodies(args.detector), packet_bodies=_bodies(args.packet_detector),
              crs_levels=levels, mutations=_csv_list(args.mutations), families=_csv_list(args.families) or None,
-             zap_dir=Path(args.zap) if args.zap else None)
+             zap_dir=Path(args.zap) if args.zap else None,
+             recording=Path(args.recording) if args.recording else None)
     print((Path(args.out) / "report.md").read_text())
     return 0
 
@@ -184,12 +196,23 @@ def main(argv: list[str] | None = None) -> int:
                      help="rewrite held-out attack requests this way and score them again ('' for none)")
     rep.add_argument("--families", default="", help="only these held-out families (default: all)")
     rep.add_argument("--zap", help="directory of the public AntiNex network-pipeline captures (packets)")
+    rep.add_argument("--recording", help="the namespace recording the datasets came from: measure the timing and "
+                                         "window rules per connection and per source on it")
     rep.set_defaults(func=cmd_report)
     b = sub.add_parser("build", help="recorded sessions to a training-ready dataset")
     b.add_argument("outdir")
     b.add_argument("-o", "--out", required=True)
     b.add_argument("--packets", choices=("requests", "payload", "all"), default="requests",
                    help="which packets become rows: HTTP requests (default), any payload, or all")
+    b.add_argument("--keep-payload", action="store_true",
+                   help="keep raw_load (the payload as hex) in train.csv.gz: the per-packet text baseline reads it")
+    b.add_argument("--no-requests", dest="requests", action="store_false",
+                   help="skip requests.csv.gz, one row per reassembled HTTP request (namespace recordings)")
+    b.add_argument("--rules-holdout-clients", default="curl,httpie,browser",
+                   help="benign client kinds the timing and window rules' profile is NOT fitted on (the report's "
+                        "unseen clients; rule_flag in requests.csv.gz)")
+    b.add_argument("--max-per-session", type=int, default=0, metavar="N",
+                   help="keep at most N random requests of each session in requests.csv.gz (default: all)")
     b.set_defaults(func=cmd_build)
     from antinex.pipeline.lab.crs_report import add_parser as add_crs_parser
 

@@ -102,23 +102,32 @@ class TfidfLogReg:
 
 
 class RandomForest:
-    """A random forest on numeric feature columns (the same columns a network gets)."""
+    """A random forest on the feature matrix a network gets: its numeric columns, or, for a network that
+    reads the request content, the content matrix (``antinex.utils.content``, fitted on the training rows)."""
 
     def __init__(self, features: list[str], name: str = "random-forest", n_estimators: int = 200,
-                 missing_value: float = -1.0):
+                 missing_value: float = -1.0, content: dict | None = None):
         self.name, self.features, self.n_estimators, self.missing = name, list(features), n_estimators, missing_value
-        self.forest = None
+        self.content = content
+        self.forest = self.encoder = None
 
-    def _x(self, df: pd.DataFrame) -> np.ndarray:
+    def _x(self, df: pd.DataFrame, fit: bool = False):
+        if self.content is not None:
+            cells = df[self.content.get("column", TEXT_COLUMN)].tolist()
+            return self.encoder.fit_transform(cells, df["label_value"].to_numpy()) if fit else \
+                self.encoder.transform(cells)
         x = df.reindex(columns=self.features).apply(pd.to_numeric, errors="coerce")
         return x.fillna(self.missing).to_numpy(dtype=np.float32)
 
     def fit(self, train: pd.DataFrame, seed: int) -> "RandomForest":
         from sklearn.ensemble import RandomForestClassifier
 
-        self.forest = RandomForestClassifier(n_estimators=self.n_estimators, n_jobs=-1, random_state=seed,
-                                             min_samples_leaf=1)
-        self.forest.fit(self._x(train), train["label_value"].astype(int).to_numpy())
+        if self.content is not None:
+            from antinex.utils.content import ContentSpec, RequestContent
+
+            self.encoder = RequestContent(ContentSpec.from_json(self.content))
+        self.forest = RandomForestClassifier(n_estimators=self.n_estimators, n_jobs=-1, random_state=seed)
+        self.forest.fit(self._x(train, fit=True), train["label_value"].astype(int).to_numpy())
         return self
 
     def predict(self, test: pd.DataFrame) -> np.ndarray:

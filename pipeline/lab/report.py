@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from antinex.pipeline.lab.detectors import (PACKET_TEXT_COLUMN, TEXT_COLUMN, FixedVerdicts, NetworkDetector,
-                                            RandomForest, TfidfLogReg)
+from antinex.pipeline.lab.detectors import (PACKET_TEXT_COLUMN, TEXT_COLUMN, Either, FixedVerdicts,
+                                            NetworkDetector, RandomForest, TfidfLogReg)
 from antinex.pipeline.lab.protocol import Fold, make_folds, with_protocol_columns
 
 DEFAULT_SEEDS = (7, 1, 2, 3, 42)
@@ -35,6 +35,7 @@ TARGET_RECALL, TARGET_FPR, TARGET_TAMPER_RECALL, TARGET_CRS_MARGIN = 0.95, 0.001
 # Families whose payload sits in parameter values: the mutations rewrite those.
 MUTABLE_FAMILIES = ("sqli", "xss", "traversal", "cmdi")
 SHIPPED = "antinex"
+RULES_COLUMN = "rule_flag"  # the timing and window rules' verdict per request (antinex-lab build)
 
 
 def scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict:
@@ -85,6 +86,21 @@ def load_unit(name: str, path: Path) -> pd.DataFrame:
     return with_protocol_columns(df)
 
 
+def check_rules_profile(path: Path, holdout_clients: tuple[str, ...]) -> None:
+    """The rules' verdicts in a dataset (``rule_flag``) must come from a profile that never saw the held-out
+    clients: ``antinex-lab build`` writes what it was fitted on into ``metadata.json`` beside the dataset."""
+    meta_path = Path(path).parent / "metadata.json"
+    if not meta_path.is_file():
+        return
+    meta = json.loads(meta_path.read_text())
+    fitted = ((meta.get("rules_profile") or {}).get("fitted_on") or {}).get("sources") or []
+    roles = (meta.get("recording") or {}).get("addresses") or {}
+    seen = sorted({roles.get(ip, {}).get("kind") or ip for ip in fitted} & set(holdout_clients))
+    if seen:
+        raise ValueError(f"the rules' profile in {path} was fitted on {', '.join(seen)}, which this report holds "
+                         f"out: rebuild with antinex-lab build --rules-holdout-clients {','.join(holdout_clients)}")
+
+
 def numeric_features(body: dict, df: pd.DataFrame) -> list[str]:
     """The numeric columns a request body trains on that the dataset has (the random forest gets the same)."""
     named = [f for f in body.get("features_to_process") or [] if f in df.columns]
@@ -95,17 +111,31 @@ def default_detectors(unit: str, df: pd.DataFrame, bodies: dict[str, dict], epoc
                       skipped: list[str] | None = None) -> list:
     """The shipped detector (first body), any further request bodies, and the two baselines.
 
-    A baseline the dataset cannot feed is left out and said in ``skipped``
-    (no text column: no TF-IDF; no numeric feature the first body names: no forest).
+    With the timing and window rules' verdicts in the dataset (``rule_flag``, ``antinex-lab build``), the
+    shipped detector is the network *or* the rules, as ``antinex-pcap predict`` and the subscriber judge
+    (the network alone is reported too, as ``<name>-network``). A baseline the dataset cannot feed is left
+    out and said in ``skipped``.
     """
-    dets = [NetworkDetector(name, body, epochs=epochs) for name, body in bodies.items()]
+    dets = []
+    for i, (name, body) in enumerate(bodies.items()):
+        net = NetworkDetector(name, body, epochs=epochs)
+        if i == 0 and RULES_COLUMN in df.columns:
+            net.name = f"{name}-network"  # scored on its own too, from the same fit (run_unit: parts)
+            either = Either(name, net, FixedVerdicts("rules", RULES_COLUMN))
+            either.parts = True
+            dets += [either, FixedVerdicts("rules", RULES_COLUMN)]
+        else:
+            dets.append(net)
     first = next(iter(bodies.values()), {})
     if TEXT_COLUMN in df.columns or PACKET_TEXT_COLUMN in df.columns:
         dets.append(TfidfLogReg())
     elif skipped is not None:
         skipped.append(f"tfidf-lr: the {unit} dataset has no {TEXT_COLUMN} or {PACKET_TEXT_COLUMN} column")
     features = numeric_features(first, df)
-    if features:
+    if first.get("content") and TEXT_COLUMN in df.columns:
+        content = first["content"] if isinstance(first["content"], dict) else {}
+        dets.append(RandomForest(features, content=content))
+    elif features:
         dets.append(RandomForest(features))
     elif skipped is not None:
         skipped.append("random-forest: none of the first detector's features_to_process is a numeric column")
@@ -158,7 +188,7 @@ def run_unit(unit: Unit, folds: list[Fold], seeds: tuple[int, ...], mutations: t
         entry = {**fold.describe(df), "detectors": {}}
         train, test = df[fold.train].reset_index(drop=True), df[fold.test].reset_index(drop=True)
         for det in unit.detectors:
-            runs = {}
+            runs, part_runs = {}, {}
             for seed in (seeds if getattr(det, "trains", True) else seeds[:1]):
                 bar.set_postfix_str(f"{fold.name} · {det.name} · seed {seed}")
                 det.fit(train, seed)
@@ -166,9 +196,13 @@ def run_unit(unit: Unit, folds: list[Fold], seeds: tuple[int, ...], mutations: t
                 if mutations and unit.name == "request" and set(fold.held_out) & set(MUTABLE_FAMILIES):
                     run["mutated_recall"] = _mutated_recall(det, test, mutations, seed)
                 runs[str(seed)] = run
+                if getattr(det, "parts", False):  # the network of "network or rules" alone, same fit
+                    part_runs[str(seed)] = _fold_scores(test, det.first.predict(test))
                 bar.update()
-            entry["detectors"][det.name] = {"seeds": runs, **{k: spread([r[k] for r in runs.values()])
-                                                              for k in ("recall", "fpr", "precision", "f1")}}
+            for name, rs in ((det.name, runs), (getattr(getattr(det, "first", None), "name", ""), part_runs)):
+                if rs:
+                    entry["detectors"][name] = {"seeds": rs, **{k: spread([r[k] for r in rs.values()])
+                                                                for k in ("recall", "fpr", "precision", "f1")}}
         result["folds"][fold.name] = entry
     bar.close()
     result["overall"] = overall(result["folds"])
@@ -276,10 +310,15 @@ def evaluate(out: Path, *, requests: Path | None = None, packets: Path | None = 
              epochs: int | None = None, request_bodies: dict[str, dict] | None = None,
              packet_bodies: dict[str, dict] | None = None, crs_levels: tuple[int, ...] = (),
              mutations: tuple[str, ...] = (), families: tuple[str, ...] | None = None,
-             zap_dir: Path | None = None, progress: bool = True) -> dict:
-    """Run the protocol on the given datasets; writes report.md, report.json and plots to ``out``."""
-    if requests is None and packets is None:
-        raise ValueError("give a request-level dataset (--requests), a packet-level one (--packets), or both")
+             zap_dir: Path | None = None, recording: Path | None = None, progress: bool = True) -> dict:
+    """Run the protocol on the given datasets; writes report.md, report.json and plots to ``out``.
+
+    ``recording``: the namespace recording the datasets were built from: the timing and window rules are
+    measured on it per connection and per source (:mod:`antinex.pipeline.lab.flow_eval`).
+    """
+    if requests is None and packets is None and recording is None:
+        raise ValueError("give a request-level dataset (--requests), a packet-level one (--packets), "
+                         "a recording (--recording), or several")
     if not seeds:
         raise ValueError("at least one seed")
     from antinex.utils.data import DEFAULT_REQUEST
@@ -290,6 +329,8 @@ def evaluate(out: Path, *, requests: Path | None = None, packets: Path | None = 
     plan = []
     if requests is not None:
         df = load_unit("request", requests)
+        if RULES_COLUMN in df.columns:
+            check_rules_profile(requests, holdout_clients)
         bodies = request_bodies or {SHIPPED: json.loads(DEFAULT_REQUEST.read_text())}
         dets = default_detectors("request", df, bodies, epochs, results["skipped"])
         if crs_levels:
@@ -309,6 +350,11 @@ def evaluate(out: Path, *, requests: Path | None = None, packets: Path | None = 
     if zap_dir is not None and "packet" in results["units"]:
         results["units"]["packet"]["zap"] = zap_detection(plan[-1], zap_dir, seeds[0])
     results["targets"] = targets(results)
+    if recording is not None:
+        from antinex.pipeline.lab import flow_eval
+
+        results["flows"] = flow_eval.evaluate_flows(Path(recording), holdout_clients, progress=progress)
+        results["targets"] += flow_eval.targets(results["flows"]["summary"])
     (out / "report.json").write_text(json.dumps(results, indent=2, default=str))
     (out / "report.md").write_text(markdown(results))
     plot(results, out)
@@ -376,6 +422,15 @@ def _range(s: dict | None) -> str:
     return f" ({s['min']:.2%}–{s['max']:.2%})"
 
 
+def _fig(name: str, v) -> str:
+    """A target's figure: shares as percentages, seconds and counts as numbers."""
+    if v is None:
+        return "–"
+    if isinstance(v, float) and not any(w in name for w in (" s ", "attempt", "rounds")):
+        return f"{v:.2%}"
+    return f"{v:g}" if isinstance(v, (int, float)) else str(v)
+
+
 def markdown(results: dict) -> str:
     seeds = results["seeds"]
     lines = ["# Detector evaluation: held-out attack families, unseen clients", "",
@@ -422,6 +477,10 @@ def markdown(results: dict) -> str:
             for dname, d in z["detectors"].items():
                 lines.append(f"- {dname}: {d['detected']:,} detected ({d['rate']:.2%})")
             lines.append("")
+    if results.get("flows"):
+        from antinex.pipeline.lab import flow_eval
+
+        lines += flow_eval.markdown(results["flows"])
     if results.get("signatures"):
         versions = results["signatures"]["meta"].get("versions", {})
         lines += ["Signature baselines (no training, one verdict per request): ModSecurity with the OWASP Core "
@@ -437,7 +496,7 @@ def markdown(results: dict) -> str:
     if results.get("targets"):
         lines += ["## Targets", ""]
         for t in results["targets"]:
-            figs = ", ".join(f"{k} {v:.2%}" if isinstance(v, float) else f"{k} –" for k, v in t["figures"].items())
+            figs = ", ".join(f"{k} {_fig(k, v)}" for k, v in t["figures"].items())
             lines.append(f"- {'**met**' if t['met'] else '**not met**'}: {t['target']} ({figs})")
         lines.append("")
     return "\n".join(lines)

@@ -193,6 +193,26 @@ def test_build_and_report_on_the_recording(recording, tmp_path, capsys):
     assert (tmp_path / "report" / "per-family-packet.png").stat().st_size > 5000
 
 
+def test_the_timing_and_window_rules_per_connection(recording):
+    """Slow-rate attacks and brute force are caught by limits learned from benign clients only."""
+    from antinex.pipeline.lab import flow_eval
+
+    res = flow_eval.evaluate_flows(recording[0], ("curl", "browser"), progress=False)
+    tools = res["summary"]["tools"]
+    assert {"slowhttptest-slowloris", "slowhttptest-slowread"} <= set(tools)
+    assert tools["slowhttptest-slowloris"]["share"]["mean"] > 0.5 and "slowloris" in tools[
+        "slowhttptest-slowloris"]["rules"]
+    brute = [t for t in tools.values() if t["family"] == "brute-force"]
+    assert brute and all(t["attempt"] is not None for t in brute)
+    benign = res["summary"]["benign"]
+    assert benign["curl"]["unseen"] and not benign["simulated-users"]["unseen"]
+    assert res["summary"]["benign_share"] < 0.05
+    text = "\n".join(flow_eval.markdown(res))
+    assert "| slowhttptest-slowloris | slow-dos |" in text and "One round only" in text
+    names = [t["target"] for t in flow_eval.targets(res["summary"])]
+    assert any(n.startswith("slowhttptest-slowloris") for n in names) and names[-1].startswith("benign")
+
+
 def test_three_frameworks_serve_the_notes_app():
     from antinex.pipeline.lab.traffic import simulate_user
     from antinex.pipeline.lab.webapp import FRAMEWORKS, serve

@@ -167,3 +167,21 @@ def test_report_replays_the_requests_to_modsecurity_crs(tmp_path):
     assert xss["crs-pl1"]["recall"]["n"] == 1  # no training: one verdict, not one per seed
     assert "modsecurity-crs" in json.dumps(res["signatures"]["meta"]["versions"])
     assert "OWASP Core Rule Set" in (tmp_path / "out" / "report.md").read_text()
+
+
+def test_the_shipped_detector_is_the_network_or_the_rules(tmp_path):
+    """With the rules' verdicts in the dataset, "antinex" flags what the network or the rules flag; both parts
+    are reported alone too, the network from the same fit."""
+    df = dataset(n=16)
+    df["rule_flag"] = ((df["family"] == "xss") & (df.index % 2 == 0)).astype(int)  # the rules catch half
+    path = tmp_path / "requests.csv.gz"
+    df.to_csv(path, index=False)
+    body = {"label": "t", "features_to_process": ["payload_len"], "epochs": 1,
+            "model_desc": {"layers": [{"num_neurons": 1, "activation": "sigmoid"}]}}
+    res = evaluate(tmp_path / "out", requests=path, holdout_clients=("curl",), seeds=(7,), families=("xss",),
+                   request_bodies={"antinex": body}, progress=False)
+    dets = res["units"]["request"]["folds"]["xss"]["detectors"]
+    assert {"antinex", "antinex-network", "rules", "tfidf-lr", "random-forest"} <= set(dets)
+    both, net, rules = (dets[k]["seeds"]["7"] for k in ("antinex", "antinex-network", "rules"))
+    assert both["tp"] >= max(net["tp"], rules["tp"]) and rules["recall"] == pytest.approx(0.5, abs=0.1)
+    assert both["fp"] >= net["fp"]

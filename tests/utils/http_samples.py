@@ -2,7 +2,7 @@
 
 The benign requests were captured from the clients themselves (curl 7.88.1,
 Wget 1.21.3, HTTPie 3.2.1, python-requests 2.34, headless Chromium 156)
-talking to the lab's apps (``scripts/benign_clients.py``); the attack
+talking to the lab's apps (the lab's client kinds, pipeline/lab/clients.py); the attack
 requests from sqlmap 1.7.2, wfuzz and nmap in an ``antinex-lab`` recording.
 """
 from __future__ import annotations
