@@ -552,9 +552,10 @@ class VerdictCache:
         out = {}
         for lo in range(0, len(digests), 500):
             part = list(digests[lo:lo + 500])
-            rows = self.db.execute(
-                f"SELECT digest, level, verdict FROM verdicts WHERE fingerprint = ? AND digest IN "
-                f"({','.join('?' * len(part))})", [self.fingerprint, *part])
+            # only '?' placeholders are formatted in; the values travel as parameters
+            marks = ",".join("?" * len(part))
+            query = f"SELECT digest, level, verdict FROM verdicts WHERE fingerprint = ? AND digest IN ({marks})"  # nosec B608
+            rows = self.db.execute(query, [self.fingerprint, *part])
             out.update({(d, lv): json.loads(v) for d, lv, v in rows if lv in levels})
         return out
 

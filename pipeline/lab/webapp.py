@@ -254,7 +254,8 @@ def drf_app(store: NotesStore | None = None):
     from django.http import HttpResponse, HttpResponseRedirect
     from django.urls import path
     from django.core.handlers.wsgi import WSGIHandler
-    from rest_framework.decorators import api_view, parser_classes, renderer_classes
+    from rest_framework.decorators import (api_view, authentication_classes, parser_classes,
+                                           permission_classes, renderer_classes)
     from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
     from rest_framework.renderers import JSONRenderer
     from rest_framework.response import Response
@@ -267,13 +268,20 @@ def drf_app(store: NotesStore | None = None):
 
     forms = parser_classes([FormParser, MultiPartParser, JSONParser])
 
+    def api(methods):
+        """api_view with no authentication or permission classes of its own: Django may already be
+        configured in this process (the tests, beside the AntiNex API), so nothing comes from settings."""
+        def wrap(fn):
+            return api_view(methods)(authentication_classes([])(permission_classes([])(fn)))
+        return wrap
+
     def index(request):
         return html_page("Notes", HOME)
 
     def css(request):
         return HttpResponse(CSS, content_type="text/css")
 
-    @api_view(["GET", "POST"])
+    @api(["GET", "POST"])
     @forms
     def login(request):
         if request.method == "POST":
@@ -289,7 +297,7 @@ def drf_app(store: NotesStore | None = None):
         term = request.GET.get("q", "")
         return html_page(f"Search: {term[:40]}", item_list(store.search(term)))
 
-    @api_view(["GET"])
+    @api(["GET"])
     @renderer_classes([JSONRenderer])
     def api_items(request):
         return Response(store.api_items())
@@ -298,7 +306,7 @@ def drf_app(store: NotesStore | None = None):
         row = store.item(item_id)
         return html_page(row[0], f"<p>{html.escape(row[1])}</p>") if row else html_page("Not found", "", 404)
 
-    @api_view(["GET", "POST"])
+    @api(["GET", "POST"])
     @forms
     def items(request):
         if request.method == "POST":
@@ -309,7 +317,7 @@ def drf_app(store: NotesStore | None = None):
             return HttpResponseRedirect("/items")
         return html_page("Items", item_list(store.recent()) + ITEM_FORMS)
 
-    @api_view(["POST"])
+    @api(["POST"])
     @forms
     def upload(request):
         if not user_of(request):
@@ -320,7 +328,14 @@ def drf_app(store: NotesStore | None = None):
     urlpatterns = [path("", index), path("static/app.css", css), path("login", login), path("search", search),
                    path("api/items", api_items), path("items/<int:item_id>", item), path("items", items),
                    path("upload", upload)]
-    return WSGIHandler()
+
+    class OwnUrls(WSGIHandler):
+        # this module's routes even when another ROOT_URLCONF configured Django first
+        def get_response(self, request):
+            request.urlconf = __name__
+            return super().get_response(request)
+
+    return OwnUrls()
 
 
 urlpatterns: list = []  # filled by drf_app (this module is its ROOT_URLCONF)
