@@ -244,13 +244,13 @@ def plot_counts(ready: pd.DataFrame, path: Path) -> None:
 # --------------------------------------------------------------------------
 # one row per HTTP request (TCP reassembly of the recording's pcaps)
 # --------------------------------------------------------------------------
-def rule_flags(requests, verdicts, window: float = 60.0) -> tuple[list[int], list[str]]:
+def rule_flags(requests, verdicts, window: float = 60.0) -> tuple[list[int], list[str], list[float]]:
     """Per request: 1 when a timing or window rule had flagged its connection, or its source within the last
     ``window`` seconds, by the time the request was answered (unanswered: by its last byte), and the rule.
 
     So a brute-force attempt counts once its source is past the limit, not retroactively, a scanner's next
     requests count while its source stays flagged, and a slow request whose head never finishes counts once
-    the rule fired while it was open.
+    the rule fired while it was open. Third list: when the rule fired (NaN: not flagged).
     """
     import bisect
 
@@ -265,19 +265,20 @@ def rule_flags(requests, verdicts, window: float = 60.0) -> tuple[list[int], lis
             by_source.setdefault(v.src_ip, []).append((v.ts, v.name))
     for hits in by_source.values():
         hits.sort()
-    flags, names = [], []
+    flags, names, times = [], [], []
     for r in requests:
         by = r.response_ts or r.ts_end or r.ts or 0.0
         hit = first.get(r.flow_id)
-        name = hit[1] if hit is not None and hit[0] <= by + 1e-6 else ""
+        name, when = (hit[1], hit[0]) if hit is not None and hit[0] <= by + 1e-6 else ("", float("nan"))
         if not name and r.src_ip in by_source:
             hits = by_source[r.src_ip]
             k = bisect.bisect_right(hits, (by + 1e-6, "~")) - 1
             if k >= 0 and by - hits[k][0] <= window:
-                name = hits[k][1]
+                name, when = hits[k][1], hits[k][0]
         flags.append(int(bool(name)))
         names.append(name)
-    return flags, names
+        times.append(when)
+    return flags, names, times
 
 
 RULES_HOLDOUT_CLIENTS = ("curl", "httpie", "browser")  # antinex-lab report's default unseen clients
@@ -316,7 +317,7 @@ def requests_frame(record_dir: Path, *, grace: float = 2.0, progress: bool = Fal
         df = pd.DataFrame.from_records(request_rows(result.requests, result.source_features))
         if df.empty:
             continue
-        df["rule_flag"], df["rule"] = rule_flags(result.requests, result.verdicts)
+        df["rule_flag"], df["rule"], df["rule_ts"] = rule_flags(result.requests, result.verdicts)
         df = df[df["src_ip"].map(lambda a: roles.get(a, {}).get("role") in ("client", "attacker"))]
         df = df.reset_index(drop=True)
         session, tool, client, family = (np.empty(len(df), dtype=object) for _ in range(4))
@@ -324,6 +325,11 @@ def requests_frame(record_dir: Path, *, grace: float = 2.0, progress: bool = Fal
             host = roles[address]
             hits = attribute(manifest, address, df["ts"].to_numpy()[idx], grace)
             if host["role"] == "attacker":
+                # a source flagged by the tool before (one attacker host runs tools in turn) does not count for
+                # this tool: each tool's figures are its own (a deployed detector would keep the flag)
+                rule_ts = df["rule_ts"].to_numpy()
+                early = [k for k, h in zip(idx, hits) if h and rule_ts[k] < h["started"] - 0.5]
+                df.loc[early, "rule_flag"], df.loc[early, "rule"] = 0, ""
                 session[idx] = [h["session"] if h else "attacker-unattributed" for h in hits]
                 tool[idx] = [h["tool"] if h else "unknown" for h in hits]
                 client[idx] = tool[idx]
@@ -341,7 +347,7 @@ def requests_frame(record_dir: Path, *, grace: float = 2.0, progress: bool = Fal
         df["app"] = [ports.get(int(p), ("other", ""))[0] for p in df["dest_port"]]
         df["framework"] = [ports.get(int(p), ("", "other"))[1] for p in df["dest_port"]]
         df["round"] = pcap
-        frames.append(df.drop(columns=["src_ip", "src_port", "dest_ip", "dest_port", "flow_id"]))
+        frames.append(df.drop(columns=["src_ip", "src_port", "dest_ip", "dest_port", "flow_id", "rule_ts"]))
     if not frames:
         raise ValueError(f"no HTTP requests in {record_dir}")
     out = pd.concat(frames, ignore_index=True)
