@@ -106,6 +106,8 @@ ENV ANTINEX_DOCS_DIR=/opt/antinex/docs \
     ANTINEX_DATASETS_DIR=/opt/antinex/datasets \
     ANTINEX_MODEL_STORE=/opt/antinex/models \
     DS_DIR=/opt/antinex/datasets \
+    ANTINEX_EVE_FILE=/opt/antinex/datasets/alerts/eve.json \
+    ANTINEX_PREDICTIONS_CSV=/opt/antinex/datasets/recorded/predictions.csv \
     MPLCONFIGDIR=/tmp/matplotlib
 # Changes nothing in the image; a new value re-runs the steps below
 # (tests/ops rebuilds the project layer with a CA bundle of its own).

@@ -245,6 +245,14 @@ build_images() {
     ca=$(build_ca)
     [ -z "$ca" ] || [ -f "$ca" ] || die "ANTINEX_BUILD_CA=$ca: no such file"
     export ANTINEX_BUILD_CA=${ca:-/dev/null}
+    # A cold build needs room for TensorFlow's wheels, the layers and BuildKit's cache:
+    # say so up front instead of failing half-way with "no space left on device".
+    local root free_gb need_gb=${ANTINEX_BUILD_MIN_FREE_GB:-6}
+    root=$(docker info --format '{{.DockerRootDir}}' 2>/dev/null || echo /var/lib/docker)
+    free_gb=$(df -P -BG "$root" 2>/dev/null | awk 'NR == 2 { sub("G", "", $4); print $4 }')
+    if [ -n "$free_gb" ] && [ "$free_gb" -lt "$need_gb" ]; then
+        die "only ${free_gb} GB free under $root; building the images needs about ${need_gb} GB (free some space, e.g. docker builder prune, or set ANTINEX_BUILD_MIN_FREE_GB)"
+    fi
     log "building the images${ca:+ (extra CA bundle $ca)}; log: $buildlog"
     set +e
     compose --progress plain build 2>&1 | tee "$buildlog" \
