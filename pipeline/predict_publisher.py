@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import csv
 import logging
-import os
 import queue
 import threading
 from pathlib import Path
 
+from antinex.pipeline import settings
 from antinex.pipeline.payload_features import add_payload_features
 
 log = logging.getLogger("antinex.predict")
@@ -22,7 +22,7 @@ class PredictPublisher:
 
         self.client = client or AIClient(verbose=False)
         self.template = template
-        self.out = Path(out or os.environ.get("ANTINEX_PREDICTIONS_CSV", "var/datasets/recorded/predictions.csv"))
+        self.out = Path(out or settings.predictions_csv())
         self.timeout = timeout
         self.lock = threading.Lock()
         self.sent = 0

@@ -1,8 +1,7 @@
 """ai_get_results.py: print a result's accuracy and predictions count by id."""
 from __future__ import annotations
 
-import os
-
+from antinex.client.consts import setting
 from antinex.client.scripts.common import check, client_from, die, parser, show
 
 
@@ -10,7 +9,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = parser(__doc__, id_arg="result")
     ap.add_argument("--plot-dir", help="save confusion matrix and training curves PNGs here")
     args = ap.parse_args(argv)
-    result_id = args.record_id or os.environ.get("RESULT_ID")
+    result_id = args.record_id or setting("RESULT_ID")
     if not result_id:
         die("missing result id: -i <result id>")
     data = check(client_from(args).get_result_by_id(result_id), f"result {result_id}")
