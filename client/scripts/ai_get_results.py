@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from antinex.client.consts import setting
 from antinex.client.scripts.common import check, client_from, die, parser, show
+from antinex.utils.consts import Status
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -19,7 +20,7 @@ def main(argv: list[str] | None = None) -> int:
         preds = (data.get("predictions_json") or {}).get("predictions") or []
         print(f"status={data['status']} accuracy={(data.get('acc_data') or {}).get('accuracy')} "
               f"num_results={len(preds)}")
-        if data.get("status") == "error":
+        if data.get("status") == Status.ERROR:
             print(f"error={(data.get('error_data') or {}).get('error')}")
     if args.plot_dir:
         from antinex.client.scripts.ai_train_dnn import save_plots
