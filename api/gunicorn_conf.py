@@ -6,11 +6,11 @@ Threaded workers (gthread): a ``GET /mlresults/{id}/?wait=S`` long poll
 holds one thread, not a whole process, and clients keep their connections
 alive between requests.
 """
-import os
+from antinex.utils.config import value
 
 worker_class = "gthread"
-workers = int(os.environ.get("API_WORKERS", "2"))
-threads = int(os.environ.get("API_THREADS", "8"))
+workers = value("API_WORKERS", "api")
+threads = value("API_THREADS", "api")
 timeout = 120
 keepalive = 5
 

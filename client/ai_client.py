@@ -202,7 +202,7 @@ class AIClient:
                 if bar:
                     bar.set_postfix(status=status)
                     bar.update(1)
-                if status == "error":
+                if status == Status.ERROR:
                     return _resp(FAILED, f"job {job_id} failed: {(job['data'].get('error_data') or {}).get('error')}",
                                  {"job": job["data"], "result": None})
                 result_id = (job["data"].get("predict_manifest") or {}).get("result_id")

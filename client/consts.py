@@ -27,7 +27,11 @@ def setting(name: str):
 
 
 def ev(name: str, default: str | None = None) -> str | None:
-    """An environment variable or its default (the original client's helper, kept for scripts)."""
+    """An environment variable or its default (the original client's helper, kept for scripts).
+
+    The client itself reads its settings with :func:`setting`; ``ev`` is public API of the published client for
+    users' scripts reading their own variables, so it reads any name, raw, as it always did.
+    """
     return os.environ.get(name, default)
 
 

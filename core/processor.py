@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from antinex.core.model_cache import ModelCache
-from antinex.utils.consts import ERR
+from antinex.utils.consts import ERR, SUCCESS
 from antinex.utils.jobcontrol import StopCheck
 from antinex.utils.make_predictions import make_predictions
 from antinex.utils.model_store import ModelStore, ModelStoreError
@@ -104,7 +104,7 @@ class Processor:
         else:
             res = make_predictions(req, store=self.store, stop=stop)
             source = "trained"
-            if res["status"] == 0:
+            if res["status"] == SUCCESS:
                 self.trained_count += 1
                 self.cache.put(req.model_key, res["model"])
         data = res["data"]

@@ -30,7 +30,7 @@ FILTERS = {
 
 def capture_filter(kind: str, custom: str | None, broker_url: str) -> str:
     """The BPF filter for an agent, with the broker's port excluded."""
-    base = custom or os.environ.get("NETWORK_FILTER") or FILTERS[kind]
+    base = custom or settings.network_filter() or FILTERS[kind]
     port = urlparse(broker_url).port or 6379
     return f"({base}) and not port {port}"
 
@@ -107,7 +107,7 @@ def run(kind: str, iface: str | None, bpf: str | None, count: int = 0, mode: str
 
     url = settings.broker_url()
     flt = capture_filter(kind, bpf, url)
-    iface = iface or os.environ.get("CAP_DEVICE") or conf.iface
+    iface = iface or settings.capture_device() or conf.iface
     with PacketPublisher(url, mode=mode) as pub:
         source = settings.source_host()
         sock = conf.L2listen(iface=iface, filter=flt)

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import csv
 import logging
-import os
 import queue
 import threading
 from pathlib import Path
 
+from antinex.pipeline import settings
 from antinex.pipeline.payload_features import add_payload_features
+from antinex.utils.consts import SUCCESS
 
 log = logging.getLogger("antinex.predict")
 
@@ -22,7 +23,7 @@ class PredictPublisher:
 
         self.client = client or AIClient(verbose=False)
         self.template = template
-        self.out = Path(out or os.environ.get("ANTINEX_PREDICTIONS_CSV", "var/datasets/recorded/predictions.csv"))
+        self.out = Path(out or settings.predictions_csv())
         self.timeout = timeout
         self.lock = threading.Lock()
         self.sent = 0
@@ -66,12 +67,12 @@ class PredictPublisher:
 
         frame = add_payload_features(pd.DataFrame.from_records(rows))
         req = generate_ai_request(frame.to_dict("records"), req_dict=self.template)
-        if req["status"] != 0:
+        if req["status"] != SUCCESS:
             log.warning("not sent: %s", req["error"])
             return
         # a full quota (429) holds the batch until a slot frees: backpressure, nothing dropped
         started = self.client.run_job(req["data"], quota_wait=self.timeout)
-        if started["status"] != 0:
+        if started["status"] != SUCCESS:
             log.warning("prediction job not started: %s", started["error"])
             return
         self.sent += len(rows)
@@ -82,7 +83,7 @@ class PredictPublisher:
 
     def _collect(self, job_id: int, result_id: int) -> None:
         done = self.client.wait_for_result(result_id, sec_to_sleep=0.05, timeout=self.timeout)
-        if done["status"] != 0:
+        if done["status"] != SUCCESS:
             log.warning("prediction job %s: %s", job_id, done["error"])
             return
         preds = (done["data"].get("predictions_json") or {}).get("predictions") or []

@@ -7,7 +7,7 @@ runs (reassembled requests judged by the stored request model, flows and
 sources by the timing and window rules) and every attack verdict is
 written once per connection as a Suricata EVE JSON line to a rotating
 file (ANTINEX_EVE_FILE), and optionally to a Redis list or syslog
-(pipeline/verdict_settings.py lists the settings). With ANTINEX_PUBLISH_ENABLED=1 each new batch of rows (never
+(pipeline/settings.py reads the settings; docs/settings.md lists them). With ANTINEX_PUBLISH_ENABLED=1 each new batch of rows (never
 all rows so far) is sent to the API for prediction; a batch goes out when it
 reaches ANTINEX_BATCH_SIZE rows or ANTINEX_MAX_DELAY seconds, whichever
 comes first. Bad messages are counted and dropped, never fatal. SIGTERM and
@@ -38,6 +38,7 @@ from antinex.pipeline.csv_writer import RotatingCSV
 from antinex.pipeline.flatten import flatten_message, message_time
 from antinex.pipeline.publisher import packet_queue
 from antinex.pipeline.redis_queue import ReliableBatchPopper, is_redis, open_envelope
+from antinex.utils.config import SettingError
 
 log = logging.getLogger("antinex.subscriber")
 
@@ -49,14 +50,13 @@ class Subscriber:
                  max_rows: int | None = None, predictor=None, batch_size: int = 100, max_delay: float = 0.5,
                  prefetch: int = 500, verdicts=None):
         self.url = broker_url or settings.broker_url()
-        self.writer = RotatingCSV(out_dir or os.environ.get("DS_DIR", "var/datasets/recorded"),
-                                  name or os.environ.get("DS_NAME", "netdata"),
-                                  max_rows=max_rows or int(os.environ.get("ROTATE_ROWS", "100000")))
+        self.writer = RotatingCSV(out_dir or settings.ds_dir(), name or settings.ds_name(),
+                                  max_rows=max_rows or settings.rotate_rows())
         self.predictor = predictor
         self.verdicts = verdicts  # LiveVerdicts (pipeline/live_verdicts.py), or None: rows only
         self.batch_size, self.max_delay, self.prefetch = batch_size, max_delay, prefetch
         # names this consumer's in-flight list on Redis: a restart with the same name resumes it
-        self.consumer_name = name or os.environ.get("DS_NAME", "netdata")
+        self.consumer_name = name or settings.ds_name()
         self.batch: list[dict] = []
         self.batch_started = 0.0
         self.received = 0
@@ -209,8 +209,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def live_verdicts_from_env():
-    """The analyzer and alert sinks the environment asks for (pipeline/verdict_settings.py)."""
-    from antinex.pipeline import verdict_settings as vs
+    """The analyzer and alert sinks the environment asks for (pipeline/settings.py)."""
+    from antinex.pipeline import settings as vs
     from antinex.pipeline.eve import AlertWriter, EveFile, RedisList, Syslog
     from antinex.pipeline.live_verdicts import LiveVerdicts, model_loader, stored_profile
     from antinex.pipeline.profile import load_profile
@@ -234,22 +234,26 @@ def live_verdicts_from_env():
 def main(argv: list[str] | None = None) -> int:
     # parse first: --help (or a wrong argument) must answer before anything connects
     build_parser().parse_args(argv)
-    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(message)s")
-    from antinex.pipeline import verdict_settings
+    try:
+        level, publish, alerts = settings.log_level(), settings.publish_enabled(), settings.alerts_enabled()
+        batch_size, max_delay, stop_after = settings.batch_size(), settings.max_delay(), settings.stop_after()
+    except SettingError as exc:  # a malformed setting: one line naming the variable
+        print(f"antinex-subscriber: error: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(message)s")
 
     predictor = None
-    if os.environ.get("ANTINEX_PUBLISH_ENABLED", "0") == "1":
+    if publish:
         from antinex.pipeline.predict_publisher import PredictPublisher
 
         predictor = PredictPublisher()
     try:
-        verdicts = live_verdicts_from_env() if verdict_settings.alerts_enabled() else None
-    except ValueError as exc:  # a suppression list or profile that cannot be read
+        verdicts = live_verdicts_from_env() if alerts else None
+    except ValueError as exc:  # a suppression list, profile or alert setting that cannot be read
         print(f"antinex-subscriber: error: {exc}", file=sys.stderr)
         return 2
-    sub = Subscriber(predictor=predictor, batch_size=int(os.environ.get("ANTINEX_BATCH_SIZE", "100")),
-                     max_delay=float(os.environ.get("ANTINEX_MAX_DELAY", "0.5")), verdicts=verdicts)
-    return sub.run(stop_after=int(os.environ.get("STOP_AFTER_NUM", "-1")))
+    sub = Subscriber(predictor=predictor, batch_size=batch_size, max_delay=max_delay, verdicts=verdicts)
+    return sub.run(stop_after=stop_after)
 
 
 if __name__ == "__main__":

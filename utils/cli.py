@@ -26,6 +26,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Iterator
 
+from antinex.utils.consts import SUCCESS
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 EXIT_USAGE = 2
@@ -153,7 +155,7 @@ def run_request(body: dict, **kwargs) -> dict:
 
     with library_warnings():
         res = make_predictions({**body, "max_records": ALL_ROWS}, **kwargs)
-    if res["status"] != 0:
+    if res["status"] != SUCCESS:
         raise CLIError(res["err"])
     return res
 

@@ -63,6 +63,7 @@ class Setting:
     aliases: tuple[str, ...] = ()  # older names, read when this one is unset (in this order)
     part_aliases: tuple[tuple[str, str], ...] = ()  # (part, name): a last fallback in one part only
     must_agree: bool = False  # the name and its aliases (not the part aliases), when several are set, agree
+    part_defaults: tuple[tuple[str, Any], ...] = ()  # (part, default): where one part's default differs
     minimum: float | None = None
     choices: tuple[str, ...] = ()
     secret: bool = False  # never printed
@@ -101,16 +102,27 @@ class Setting:
             raise SettingError(f"{name}={raw[:80]!r}: must be one of {', '.join(self.choices)}")
         return out
 
-    def default_text(self) -> str:
-        if isinstance(self.default, Derived):
-            return self.default.text
-        if self.default is None or self.default == "" or self.default == []:
+    def default_for(self, part: str = "") -> Any:
+        """The default as ``part`` reads it (its own default where ``part_defaults`` names the part)."""
+        return dict(self.part_defaults).get(part, self.default)
+
+    def default_text(self, part: str = "") -> str:
+        default = self.default_for(part)
+        if isinstance(default, Derived):
+            return default.text
+        if default is None or default == "" or default == []:
             return "unset"
-        if isinstance(self.default, bool):
-            return "1" if self.default else "0"
-        if isinstance(self.default, list):
-            return ",".join(str(v) for v in self.default)
-        return str(self.default)
+        if isinstance(default, bool):
+            return "1" if default else "0"
+        if isinstance(default, list):
+            return ",".join(str(v) for v in default)
+        return str(default)
+
+
+def _default_model_name() -> str:
+    from antinex.utils.cli import default_model_name  # the shipped request's label (read when needed)
+
+    return default_model_name()
 
 
 def _var_dir(env: Mapping[str, str]) -> Path:
@@ -132,8 +144,8 @@ SETTINGS: tuple[Setting, ...] = (
             "every user's own folder `user_<id>/` lives here: read and written by that user only",
             ("api", "core")),
     Setting("ANTINEX_MODEL_STORE", Path, Derived("`$ANTINEX_VAR_DIR/models`", lambda env: _var_dir(env) / "models"),
-            "the model store directory (docs/model-store.md); the API worker, the core and `antinex train` "
-            "share it", ("api", "core", "cli")),
+            "the model store directory (docs/model-store.md); the API worker, the core, `antinex train` and "
+            "the subscriber's request model share it", ("api", "core", "cli", "pipeline")),
     Setting("ANTINEX_SQLITE", Path, Derived("`$ANTINEX_VAR_DIR/antinex.sqlite3`",
                                             lambda env: _var_dir(env) / "antinex.sqlite3"),
             "the embedded database of the quick start (without DATABASE_URL or POSTGRES_DB; never in Production)",
@@ -173,7 +185,11 @@ SETTINGS: tuple[Setting, ...] = (
             "the Redis of the login throttle's counters", ("api",)),
     Setting("JWT_ACCESS_MINUTES", int, 60, "lifetime of an access token", ("api",), minimum=1),
     Setting("JWT_REFRESH_DAYS", int, 7, "lifetime of a refresh token", ("api",), minimum=1),
-    Setting("LOG_LEVEL", str, "INFO", "log level", ("api",)),
+    Setting("LOG_LEVEL", str, "INFO", "log level (the API and the subscriber)", ("api", "pipeline")),
+    Setting("API_WORKERS", int, 2, "gunicorn worker processes of the API (api/gunicorn_conf.py)", ("api",),
+            minimum=1),
+    Setting("API_THREADS", int, 8, "threads per gunicorn worker of the API: a long poll holds one thread "
+            "(api/gunicorn_conf.py)", ("api",), minimum=1),
     # -- brokers and workers ------------------------------------------------------------------
     Setting("ANTINEX_API_BROKER_URL", str, DEFAULT_API_BROKER_URL, "the API worker's broker: its tasks (local "
             "training, dataset preparation) and the core's results", ("api",), aliases=("BROKER_URL",),
@@ -216,14 +232,56 @@ SETTINGS: tuple[Setting, ...] = (
             "the capturing host's name in each packet", ("pipeline",)),
     Setting("CAPTURE_BUFFER_MB", float, 64.0, "the capture socket's receive buffer (bursts wait there)",
             ("pipeline",), minimum=1),
+    Setting("CAP_DEVICE", str, Derived("scapy's default interface", lambda env: None),
+            "the interface a capture agent reads (`-i` wins)", ("pipeline",)),
+    Setting("NETWORK_FILTER", str, Derived("the agent's own filter (`tcp`, `udp`, `arp`, ...)", lambda env: None),
+            "the BPF filter of a capture agent (`-f` wins); the broker's port is always excluded", ("pipeline",)),
+    Setting("DS_DIR", Path, Path("var/datasets/recorded"), "the subscriber's CSV directory (relative: to where it "
+            "runs)", ("pipeline",)),
+    Setting("DS_NAME", str, "netdata", "the subscriber's CSV name prefix (`DS_NAME-NNNNN.csv`), also the name of "
+            "its in-flight list on Redis: a restart with the same name resumes it", ("pipeline",)),
+    Setting("ROTATE_ROWS", int, 100000, "rows per CSV file before the subscriber starts the next", ("pipeline",),
+            minimum=1),
+    Setting("STOP_AFTER_NUM", int, -1, "the subscriber exits after this many packets (negative: never)",
+            ("pipeline",)),
+    Setting("ANTINEX_BATCH_SIZE", int, 100, "with ANTINEX_PUBLISH_ENABLED=1: rows per prediction batch sent to "
+            "the API", ("pipeline",), minimum=1),
+    Setting("ANTINEX_MAX_DELAY", float, 0.5, "with ANTINEX_PUBLISH_ENABLED=1: seconds before a smaller batch "
+            "goes out", ("pipeline",), minimum=0),
+    Setting("ANTINEX_PREDICTIONS_CSV", Path, Path("var/datasets/recorded/predictions.csv"), "the subscriber's "
+            "per-packet predictions are appended here (relative: to where it runs)", ("pipeline",)),
+    # the subscriber's verdicts and alerts (docs/verdicts.md)
+    Setting("ANTINEX_ALERTS", bool, True, "the subscriber runs the analyzer on the consumed packets and writes "
+            "alerts (0: packet rows only)", ("pipeline",)),
+    Setting("ANTINEX_EVE_FILE", Path, Path("var/alerts/eve.json"), "the subscriber's rotating EVE JSON alert file "
+            "(relative: to where it runs)", ("pipeline",)),
+    Setting("ANTINEX_EVE_MAX_MB", float, 100.0, "the EVE file is rotated at this size", ("pipeline",), minimum=0),
+    Setting("ANTINEX_EVE_BACKUPS", int, 5, "rotated EVE files kept (`eve.json.1` ...)", ("pipeline",), minimum=0),
+    Setting("ANTINEX_ALERTS_REDIS_URL", str, None, "also LPUSH each alert to a list on this Redis", ("pipeline",)),
+    Setting("ANTINEX_ALERTS_REDIS_KEY", str, "antinex.alerts", "that list's key", ("pipeline",)),
+    Setting("ANTINEX_ALERTS_REDIS_MAX", int, 10000, "that list is trimmed to this many alerts", ("pipeline",),
+            minimum=1),
+    Setting("ANTINEX_ALERTS_SYSLOG", str, None, "also send each alert to syslog: `/dev/log` or `host:port` (UDP)",
+            ("pipeline",)),
+    Setting("ANTINEX_ALERTS_SYSLOG_FACILITY", str, "local5", "the syslog facility of the alerts", ("pipeline",)),
+    Setting("ANTINEX_SUPPRESS_FILE", Path, None, "the subscriber's suppression list (docs/verdicts.md)",
+            ("pipeline",)),
+    Setting("ANTINEX_MODEL", str, Derived("the quick start's (the shipped request's label)",
+                                          lambda env: _default_model_name()),
+            "the stored request model the subscriber judges requests with", ("pipeline",)),
+    Setting("ANTINEX_FLOW_PROFILE", Path, None, "a flow profile JSON for the subscriber instead of the model's (or "
+            "the shipped one)", ("pipeline",)),
+    Setting("ANTINEX_TICK_AFTER", float, 1.0, "seconds without packets before the wall clock drives the "
+            "subscriber's rules", ("pipeline",), minimum=0),
     # -- client (the original antinex-client's names) ----------------------------------------
     Setting("ANTINEX_URL", str, "http://localhost:8010", "the API's URL", ("client",), aliases=("API_URL",)),
     Setting("ANTINEX_USER", str, "user-not-set", "user name", ("client",), aliases=("API_USER",)),
     Setting("ANTINEX_PASSWORD", str, "password-not-set", "password", ("client",), aliases=("API_PASSWORD",),
             secret=True),
     Setting("ANTINEX_EMAIL", str, "email-not-set", "email", ("client",), aliases=("API_EMAIL",)),
-    Setting("ANTINEX_PUBLISH_ENABLED", bool, True, "0: `generate_ai_request` answers DISABLED instead of a "
-            "request", ("client",)),
+    Setting("ANTINEX_PUBLISH_ENABLED", bool, True, "1: rows go to the API for prediction (the subscriber "
+            "sends each new batch; `generate_ai_request` makes the request); 0: not (`generate_ai_request` answers "
+            "DISABLED)", ("client", "pipeline"), part_defaults=(("pipeline", False),)),
     Setting("ANTINEX_PUBLISH_REQUEST_FILE", Path, None, "`generate_ai_request`'s template request file",
             ("client",)),
     Setting("ANTINEX_USE_MODEL_NAME", str, "Full-Django-AntiNex-Simple-Scaler-DNN", "the label when the template "
@@ -238,6 +296,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ANTINEX_INCLUDE_FAILED_CONVERSIONS", bool, False, "keep cells that do not cast", ("client",)),
     Setting("ANTINEX_CHECK_MISSING_PREDICT", bool, True, "add the target to rows without it", ("client",)),
     Setting("ANTINEX_PUBLISH_TO_CORE", bool, True, "`publish_to_core` when the template has none", ("client",)),
+    Setting("DATAFILE", Path, None, "the request file of `ai_train_dnn.py`, `ai_prepare_dataset.py` and "
+            "`ai_env_predict.py` when `-f` is not given", ("client",)),
+    Setting("JOB_ID", str, None, "the job of `ai_get_job.py` when `-i` is not given", ("client",)),
+    Setting("RESULT_ID", str, None, "the result of `ai_get_results.py` when `-i` is not given", ("client",)),
+    Setting("PREPARE_ID", str, None, "the preparation of `ai_get_prepared_dataset.py` when `-i` is not given",
+            ("client",)),
 )
 
 BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
@@ -260,7 +324,7 @@ def value(name: str, part: str = "", *, environ: Mapping[str, str] | None = None
         raise SettingError(f"{listed} disagree: they all name {setting.meaning.split(':')[0]}; set one of them")
     if given:
         return setting.convert(*given[0])
-    default = setting.default
+    default = setting.default_for(part)
     return default.compute(env) if isinstance(default, Derived) else default
 
 

@@ -59,7 +59,7 @@ def settings(part: str) -> str:
         names = [f"`{s.name}`"] + [f"`{a}`" for a in s.aliases] + [f"`{n}` ({p} only)" for p, n in s.part_aliases
                                                                      if p == part]
         rows.append((names[0], ", ".join(names[1:]), str(s.type.__name__ if isinstance(s.type, type) else s.type),
-                     s.default_text(), s.meaning))
+                     s.default_text(part), s.meaning))
     return _table(("setting", "older names", "type", "default", "meaning"), rows)
 
 

@@ -65,9 +65,9 @@ def show(data, args, title: str = "") -> None:
 
 
 def read_json(path: str | None, env_name: str = "DATAFILE") -> dict:
-    import os
+    from antinex.client.consts import setting
 
-    path = path or os.environ.get(env_name)
+    path = path or setting(env_name)
     if not path:
         die("missing request file: -f <path to json file>")
     try:
@@ -81,10 +81,10 @@ def read_json(path: str | None, env_name: str = "DATAFILE") -> dict:
 
 def show_record(description: str, kind: str, env_name: str, getter: str, argv: list[str] | None) -> int:
     """The shared body of the ai_get_* scripts: fetch one record by id and show it."""
-    import os
+    from antinex.client.consts import setting
 
     args = parser(description, id_arg=kind).parse_args(argv)
-    record_id = args.record_id or os.environ.get(env_name)
+    record_id = args.record_id or setting(env_name)
     if not record_id:
         die(f"missing {kind} id: -i <{kind} id>")
     data = check(getattr(client_from(args), getter)(record_id), f"{kind} {record_id}")

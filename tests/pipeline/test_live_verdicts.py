@@ -153,7 +153,9 @@ def test_profile_needs_somewhere_to_go_and_benign_http(tmp_path):
 
 
 @pytest.mark.parametrize("env, word", [({"ANTINEX_SUPPRESS_FILE": "/nonexistent/s.conf"}, "suppression list"),
-                                       ({"ANTINEX_FLOW_PROFILE": "/nonexistent/p.json"}, "flow profile")])
+                                       ({"ANTINEX_FLOW_PROFILE": "/nonexistent/p.json"}, "flow profile"),
+                                       ({"ANTINEX_EVE_BACKUPS": "many"}, "ANTINEX_EVE_BACKUPS='many'"),
+                                       ({"ANTINEX_BATCH_SIZE": "1.5"}, "ANTINEX_BATCH_SIZE='1.5'")])
 def test_the_subscriber_refuses_unreadable_alert_settings(env, word, tmp_path):
     import os
 
@@ -164,7 +166,7 @@ def test_the_subscriber_refuses_unreadable_alert_settings(env, word, tmp_path):
 
 def test_one_default_store_and_model_for_every_command(monkeypatch, tmp_path):
     """The quick start saves where antinex predict, antinex-pcap predict and the subscriber look."""
-    from antinex.pipeline import verdict_settings
+    from antinex.pipeline import settings as pipeline_settings
     from antinex.pipeline.pcap import build_parser as pcap_parser
     from antinex.utils.cli import build_parser as cli_parser
     from antinex.utils.data import DEFAULT_REQUEST
@@ -181,6 +183,6 @@ def test_one_default_store_and_model_for_every_command(monkeypatch, tmp_path):
             monkeypatch.delenv("ANTINEX_MODEL_STORE", raising=False)
         stores = {cli_parser().parse_args(["quickstart"]).store, cli_parser().parse_args(["train", "-f", "r"]).store,
                   cli_parser().parse_args(["predict", "-f", "r"]).store,
-                  pcap_parser().parse_args(["predict", "c.pcap"]).store, verdict_settings.model_store()}
+                  pcap_parser().parse_args(["predict", "c.pcap"]).store, pipeline_settings.model_store()}
         assert stores == {expected}
-    assert pcap_parser().parse_args(["predict", "c.pcap"]).model == label == verdict_settings.model_name()
+    assert pcap_parser().parse_args(["predict", "c.pcap"]).model == label == pipeline_settings.model_name()
