@@ -87,6 +87,21 @@ def django_here(tmp_path_factory):
     admin.close()
 
 
+def take(broker_url: str, queue: str, timeout: float = 5):
+    """The next Celery message on ``queue``: (task name, args)."""
+    from kombu import Connection
+
+    with Connection(broker_url) as conn:
+        simple = conn.SimpleQueue(queue, no_ack=True)
+        try:
+            message = simple.get(timeout=timeout)
+        finally:
+            simple.close()
+    args, kwargs, _ = message.decode()
+    assert kwargs == {}
+    return message.headers["task"], args
+
+
 @pytest.fixture
 def owner(django_here):
     """A user of their own for one test (records are committed: notifications need real commits)."""

@@ -56,7 +56,10 @@ def test_published_client_trains_and_reads_results(stack, client_bin, tmp_path):
               "-i", str(result["id"]))
     out = got.stdout + got.stderr
     assert got.returncode == 0, out[-4000:]
-    assert f"accuracy={result['acc_data']['accuracy']}" in out or "accuracy=" in out
+    # the published script logs "accuracy={} num_results={}" for a finished result
+    full = session.get(f"{stack.url}/mlresults/{result['id']}/").json()
+    assert f"accuracy={full['acc_data']['accuracy']} num_results={len(full['predictions_json']['predictions'])}" \
+        in out, out[-4000:]
     job = run(client_bin, "ai_get_job.py", "-u", "compat", "-p", "compat-pass-1", "-a", stack.url,
               "-i", str(result["job_id"]))
     assert job.returncode == 0, (job.stdout + job.stderr)[-4000:]

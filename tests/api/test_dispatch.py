@@ -5,22 +5,9 @@ import pytest
 
 from antinex.utils.consts import API_JOB_TASK, CORE_PREDICT_TASK, CORE_TRAIN_TASK, RESULTS_TASK_NAME
 
+from .conftest import take
+
 pytestmark = pytest.mark.stack
-
-
-def take(broker_url: str, queue: str, timeout: float = 5):
-    """The next Celery message on ``queue``: (task name, args)."""
-    from kombu import Connection
-
-    with Connection(broker_url) as conn:
-        simple = conn.SimpleQueue(queue, no_ack=True)
-        try:
-            message = simple.get(timeout=timeout)
-        finally:
-            simple.close()
-    args, kwargs, _ = message.decode()
-    assert kwargs == {}
-    return message.headers["task"], args
 
 
 def test_the_return_path_is_the_originals(django_here):
@@ -80,6 +67,9 @@ def test_an_unreachable_broker_raises_for_the_caller_to_record(django_here, monk
     from antinex.api.ml.dispatch import publish_to_core
     from conftest import free_port
 
-    monkeypatch.setattr(settings, "ANTINEX_AUTH_URL", f"redis://127.0.0.1:{free_port()}/0")
-    with pytest.raises(Exception):
+    from kombu.exceptions import OperationalError
+
+    port = free_port()
+    monkeypatch.setattr(settings, "ANTINEX_AUTH_URL", f"redis://127.0.0.1:{port}/0")
+    with pytest.raises(OperationalError, match=f"{port}|[Cc]onnection refused"):
         publish_to_core({"label": "x", "dataset": "a.csv"})

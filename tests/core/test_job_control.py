@@ -21,6 +21,7 @@ import pandas as pd
 import pytest
 import redis
 
+from bodies import ml_body
 from conftest import redis_url
 from antinex.utils.consts import CORE_PREDICT_TASK, CORE_TRAIN_TASK, PREDICT_QUEUE, TRAIN_QUEUE
 from antinex.utils.jobcontrol import CANCELLED, TIME_LIMIT, CancelFlags
@@ -57,15 +58,9 @@ class Core:
         self.seen: dict[int, dict] = {}
 
     def body(self, label: str, dataset: str | None = "small.csv", **over) -> dict:
-        body = {"label": label, "predict_feature": "label_value", "features_to_process": ["f1", "f2"],
-                "epochs": 5, "seed": 3, "batch_size": 32,
-                "model_desc": {"layers": [{"num_neurons": 8, "activation": "relu"},
-                                          {"num_neurons": 1, "activation": "sigmoid"}]}}
-        if dataset:
-            body["dataset"] = str(self.stack.datasets_dir / dataset)
-        else:
-            body["predict_rows"] = ROWS
-        return {**body, **over}
+        """Training on ``dataset`` of the stack's folder, or (None) predictions on ROWS."""
+        where = {"dataset": str(self.stack.datasets_dir / dataset)} if dataset else {"predict_rows": ROWS}
+        return ml_body(label, **{"epochs": 5, "batch_size": 32, **where, **over})
 
     def long(self, label: str) -> dict:
         return self.body(label, "long.csv", epochs=1000, batch_size=1)

@@ -6,8 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bodies import ml_body
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+# the columns of ``separable`` a network learns from (idx and the label columns are not features)
+FEATURES = ("tcp_dport", "ip_len", "ratio")
 LAYERS = [
     {"num_neurons": 16, "init": "uniform", "activation": "relu"},
     {"num_neurons": 1, "init": "uniform", "activation": "sigmoid"},
@@ -37,17 +41,5 @@ def csv_dataset(tmp_path):
 
 @pytest.fixture
 def base_request(csv_dataset):
-    return {
-        "label": "Unit-Test-DNN",
-        "dataset": str(csv_dataset),
-        "ml_type": "classification",
-        "predict_feature": "label_value",
-        "features_to_process": ["tcp_dport", "ip_len", "ratio"],
-        "apply_scaler": True,
-        "seed": 42,
-        "test_size": 0.25,
-        "batch_size": 32,
-        "epochs": 8,
-        "model_desc": {"layers": LAYERS},
-        "label_rules": {"labels": ["not_attack", "attack"], "label_values": [0, 1]},
-    }
+    return ml_body("Unit-Test-DNN", csv_dataset, features=FEATURES, ml_type="classification", apply_scaler=True,
+                   seed=42, test_size=0.25, batch_size=32, epochs=8, model_desc={"layers": LAYERS})

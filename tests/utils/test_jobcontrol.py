@@ -6,12 +6,13 @@ import time
 import numpy as np
 import pytest
 
+from bodies import ml_body
 from conftest import free_port
 from antinex.utils import jobcontrol
 from antinex.utils.jobcontrol import (CANCEL_TTL, CANCELLED, SHUTDOWN, TIME_LIMIT, CancelFlags, JobStopped, StopCheck,
                               cancel_key, celery_time_limits)
 
-from .conftest import LAYERS, separable
+from .conftest import FEATURES, LAYERS, separable
 
 
 @pytest.fixture(autouse=True)
@@ -106,9 +107,8 @@ def dataset(tmp_path_factory):
 
 
 def _body(dataset, **over) -> dict:
-    body = {"label": "stoppable", "dataset": str(dataset), "features_to_process": ["tcp_dport", "ip_len", "ratio"],
-            "epochs": 1000, "batch_size": 1, "seed": 2, "model_desc": {"layers": LAYERS}}
-    return {**body, **over}
+    return ml_body("stoppable", dataset, features=FEATURES, **{"epochs": 1000, "batch_size": 1, "seed": 2,
+                                                                "model_desc": {"layers": LAYERS}, **over})
 
 
 def test_training_stops_at_the_next_batch_and_saves_nothing(dataset, tmp_path):

@@ -5,21 +5,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bodies import ml_body
 from antinex.utils.make_predictions import make_predictions
 from antinex.utils.model_store import ModelStore, ModelStoreError
 from antinex.utils.request import RequestError, parse_request
 
-from .conftest import LAYERS, separable
+from .conftest import FEATURES, LAYERS, separable
 
 
 def body(df: pd.DataFrame, **over) -> dict:
-    out = {"label": "novelty-test", "predict_feature": "label_value", "features_to_process": ["tcp_dport", "ip_len",
-                                                                                               "ratio"],
-           "model_desc": {"layers": LAYERS}, "epochs": 8, "seed": 3, "novelty": 0.02,
-           "label_rules": {"labels": ["not_attack", "attack"], "label_values": [0, 1]},
-           "predict_rows": df.to_dict("records")}
-    out.update(over)
-    return out
+    return ml_body("novelty-test", features=FEATURES, **{
+        "model_desc": {"layers": LAYERS}, "epochs": 8, "batch_size": 32, "novelty": 0.02,
+        "predict_rows": df.to_dict("records"), **over})
 
 
 @pytest.fixture(scope="module")
