@@ -42,7 +42,7 @@ def run(quick: bool = False) -> list[dict]:
     from antinex.client.ai_client import AIClient
     from antinex.pipeline.predict_publisher import PredictPublisher
     from antinex.pipeline.subscriber import Subscriber
-    from antinex.utils.data import DEFAULT_REQUEST, DEFAULT_TRAIN
+    from antinex.utils.data import PACKET_REQUEST, PACKET_TRAIN
 
     n = 3_000 if quick else 10_000
     frames = [f for f in packet_frames(5_000) if b"GET /" in f]
@@ -89,9 +89,9 @@ def run(quick: bool = False) -> list[dict]:
     with tempfile.TemporaryDirectory() as tmp, LiveStack(REDIS_DBS["bench_core"], with_core=True,
                                                          tmp_path=Path(tmp) / "stack", extra_env=STACK_ENV) as stack:
         redis.Redis.from_url(packets_url).flushdb()
-        shutil.copy(DEFAULT_TRAIN, stack.datasets_dir / "train.csv.gz")
+        shutil.copy(PACKET_TRAIN, stack.datasets_dir / "train.csv.gz")
         stack.create_user("stream", "stream-pass-1")
-        template = json.loads(DEFAULT_REQUEST.read_text())
+        template = json.loads(PACKET_REQUEST.read_text())
         template.update(label="Bench-Stream", dataset="train.csv.gz", epochs=3)
         client = AIClient(user="stream", password="stream-pass-1", url=stack.url, timeout=30, verbose=False)
         started = client.run_job(template)

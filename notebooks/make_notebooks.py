@@ -17,18 +17,18 @@ def notebook(cells):
 
 
 HOW_IT_WORKS = [
-    "md:# How AntiNex works\n\nTrain and evaluate a detector offline on the dataset AntiNex ships "
+    "md:# How AntiNex works\n\nTrain and evaluate a detector offline on the per-packet dataset AntiNex ships "
     "(HTTP request packets recorded with `antinex-lab`: simulated users against sqlmap, wfuzz and nmap), "
     "then look at the held-out metrics, the confusion matrix and the training curves. Set `EPOCHS` "
     "to train longer.",
     "import json, os\nimport pandas as pd\nfrom IPython.display import Image, display\n"
-    "from antinex.utils.data import DEFAULT_REQUEST, DEFAULT_TRAIN\n"
+    "from antinex.utils.data import PACKET_REQUEST, PACKET_TRAIN\n"
     "from antinex.utils.make_predictions import make_predictions\n"
     "from antinex.utils.plots import confusion_matrix_png, training_curves_png\n"
     "EPOCHS = int(os.environ.get('EPOCHS', '10'))\nOUT = os.environ.get('NOTEBOOK_OUT', '.')",
-    "df = pd.read_csv(DEFAULT_TRAIN)\nprint(df.shape)\ndf.groupby(['tool', 'label_name']).size()",
+    "df = pd.read_csv(PACKET_TRAIN)\nprint(df.shape)\ndf.groupby(['tool', 'label_name']).size()",
     "md:## The request\n\nThe same JSON body the REST API takes (`POST /ml/`); `dataset` points at the CSV.",
-    "request = json.loads(DEFAULT_REQUEST.read_text())\nrequest.update(dataset=str(DEFAULT_TRAIN), epochs=EPOCHS)\n"
+    "request = json.loads(PACKET_REQUEST.read_text())\nrequest.update(dataset=str(PACKET_TRAIN), epochs=EPOCHS)\n"
     "{k: request[k] for k in ('label', 'ml_type', 'predict_feature', 'epochs', 'model_desc')}",
     "res = make_predictions(request)\nassert res['status'] == 0, res['err']\nm = res['data']['metrics']\n"
     "pd.Series({k: m[k] for k in ('accuracy', 'precision', 'recall', 'f1', 'roc_auc', 'false_positive_rate', "
@@ -51,7 +51,7 @@ PRE_TRAINED = [
     "client = AIClient(user=os.environ.get('ANTINEX_USER'), password=os.environ.get('ANTINEX_PASSWORD'), url=URL)\n"
     "DATASET = os.environ.get('DATASET', 'train.csv')  # a path inside the API's datasets directory\n"
     "EPOCHS = int(os.environ.get('EPOCHS', '10'))",
-    "import json\nfrom antinex.utils.data import DEFAULT_REQUEST\nbody = json.loads(DEFAULT_REQUEST.read_text())\n"
+    "import json\nfrom antinex.utils.data import PACKET_REQUEST\nbody = json.loads(PACKET_REQUEST.read_text())\n"
     "body.update(label='Notebook-Detector', dataset=DATASET, epochs=EPOCHS)\n"
     "job = client.run_job(body)\nassert job['status'] == 0, job['error']\n"
     "trained = client.wait_for_job_to_finish(job['data']['job']['id'], sec_to_sleep=0.5, timeout=600)\n"

@@ -28,7 +28,8 @@ def test_wheel_holds_only_the_antinex_namespace(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     for part in PARTS:
         assert f"antinex/{part}/__init__.py" in names
-    assert "antinex/utils/data/default/train.csv.gz" in names  # the shipped dataset travels with the code
+    assert "antinex/utils/data/default/train.csv.gz" in names  # the shipped datasets travel with the code
+    assert "antinex/utils/data/default/requests.csv.gz" in names
     entry_points = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
     assert "antinex-pcap = antinex.pipeline.pcap:main" in entry_points
 

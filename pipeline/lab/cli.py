@@ -189,7 +189,8 @@ def main(argv: list[str] | None = None) -> int:
                      help="a request-level detector to compare (repeatable; the first is the shipped one; "
                           "default: the shipped request)")
     rep.add_argument("--packet-detector", action="append", metavar="NAME=request.json",
-                     help="a packet-level detector (repeatable; default: the shipped request)")
+                     help="a packet-level detector (repeatable; default: the shipped per-packet request, "
+                          "request-packets.json)")
     rep.add_argument("--crs", default="", help="ModSecurity CRS paranoia levels to replay the requests to, "
                                                "e.g. 1,2,3,4 (needs apache2 and modsecurity-crs)")
     rep.add_argument("--mutations", default="percent,double,case,whitespace,all",

@@ -46,13 +46,13 @@ def test_how_it_works_offline(tmp_path):
 def test_pre_trained_models_through_the_stack(tmp_path):
     from stack import LiveStack
 
-    from antinex.utils.data import DEFAULT_TRAIN
+    from antinex.utils.data import PACKET_TRAIN
 
     with LiveStack(redis_url("client"), core_redis=redis_url("client_core"), with_core=True,
                    tmp_path=tmp_path / "stack") as stack:
-        shutil.copy(DEFAULT_TRAIN, stack.datasets_dir / "train.csv.gz")
+        shutil.copy(PACKET_TRAIN, stack.datasets_dir / "train.csv.gz")
         stack.create_user("nb", "nb-pass-1")
         nb = execute("AntiNex-Using-Pre-Trained-Models.ipynb",
                      {"ANTINEX_URL": stack.url, "ANTINEX_USER": "nb", "ANTINEX_PASSWORD": "nb-pass-1",
-                      "DATASET": "train.csv.gz", "ROWS_CSV": str(DEFAULT_TRAIN), "EPOCHS": "3"}, tmp_path)
+                      "DATASET": "train.csv.gz", "ROWS_CSV": str(PACKET_TRAIN), "EPOCHS": "3"}, tmp_path)
     assert "model came from: memory" in outputs(nb)

@@ -28,7 +28,7 @@ def test_replayed_capture_is_predicted_in_batches(redis_db, tmp_path):
 
     from antinex.client.ai_client import AIClient
     from antinex.pipeline.predict_publisher import PredictPublisher
-    from antinex.utils.data import DEFAULT_REQUEST, DEFAULT_TRAIN
+    from antinex.utils.data import PACKET_REQUEST, PACKET_TRAIN
 
     packets_url = redis_db("pipeline")
     pkts = [Ether(bytes(Ether() / IP(src="10.5.0.2", dst="10.5.0.1") / TCP(sport=41000 + i, dport=8080, flags="PA") /
@@ -37,9 +37,9 @@ def test_replayed_capture_is_predicted_in_batches(redis_db, tmp_path):
     wrpcap(str(pcap), pkts)
     with LiveStack(redis_url("reliability"), core_redis=redis_url("reliability_core"), with_core=True,
                    tmp_path=tmp_path / "stack") as stack:
-        shutil.copy(DEFAULT_TRAIN, stack.datasets_dir / "train.csv.gz")
+        shutil.copy(PACKET_TRAIN, stack.datasets_dir / "train.csv.gz")
         stack.create_user("stream", "stream-pass-1")
-        template = json.loads(DEFAULT_REQUEST.read_text())
+        template = json.loads(PACKET_REQUEST.read_text())
         template.update(label="Stream-Detector", dataset="train.csv.gz", epochs=5)
         client = AIClient(user="stream", password="stream-pass-1", url=stack.url, timeout=10)
         started = client.run_job(template)
