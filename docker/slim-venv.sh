@@ -9,6 +9,9 @@
 #   - tests/ folders of the libraries (numpy, pandas, scipy, ...): their
 #     own test suites, never imported by the library itself;
 #   - gettext sources (*.po): only the compiled *.mo files are read;
+#   - source maps (*.js.map, *.css.map) of the bundled Swagger UI, ReDoc and
+#     admin scripts: only a browser's developer tools ask for them (the
+#     static files are served as they are, no manifest checks references);
 #   - symbols that no dynamic linker needs (strip --strip-unneeded) from
 #     the shared libraries the wheels built themselves; libraries vendored
 #     under *.libs by auditwheel are left alone (patchelf rewrote them).
@@ -20,5 +23,6 @@ before=$(du -sm "$venv" | cut -f1)
 rm -rf "$site/tensorflow/include"
 find "$site" -mindepth 2 -type d -name tests -prune -exec rm -rf {} +
 find "$site" -type f -name '*.po' -delete
+find "$site" -type f \( -name '*.js.map' -o -name '*.css.map' \) -delete
 find "$site" -type f -name '*.so*' ! -path '*.libs/*' -exec strip --strip-unneeded {} +
 echo "slim-venv: $before MB -> $(du -sm "$venv" | cut -f1) MB"
