@@ -49,7 +49,7 @@ LIMITS: dict[str, LimitSpec] = {s.name: s for s in (
     LimitSpec("src_auth_failures", "max", 5.0, "answers",
               "401 answers (and 403 to a POST) to one source within the window"),
     LimitSpec("src_passwords_max", "max", 5.0, "passwords",
-              "different passwords one source posted to one path within the window"),
+              "different passwords one source posted for one account to one path within the window"),
     # 50, not 20: the lab's simulated users asked for up to 24 missing paths a minute in one round and 6 in
     # another (pipeline/lab/flow_eval.py, cross-fitted); a scanner asks for hundreds
     LimitSpec("src_missing_paths", "max", 50.0, "paths", "distinct paths answered 404 to one source within the window"),

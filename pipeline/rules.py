@@ -100,7 +100,7 @@ def check_source(flow: Flow, features: dict, now: float, profile: Profile, *, ev
                        lambda v: f"connection flood rule: {ip} holds {int(v)} connections open at once"))
     elif event == "request" and request is not None and password_digest(request) is not None:
         checks.append(("brute-force", "src_passwords_max",
-                       lambda v: f"brute force rule: {ip} posted {int(v)} different passwords to one path in "
+                       lambda v: f"brute force rule: {ip} posted {int(v)} different passwords for one account in "
                                  f"{_num(profile.window)} s"))
     elif event == "answer" and request is not None and status is not None:
         if is_auth_failure(request, status):

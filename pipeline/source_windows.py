@@ -4,7 +4,9 @@ Brute force, scans and connection floods are not visible in any one
 request or flow; they are visible in what one source does over a minute:
 how many connections it holds open, how many requests it sends, how many
 distinct paths it asks for, how many answers are 4xx (401: failed logins;
-404: guessed paths), how many different passwords it posts to one form.
+404: guessed paths), how many different passwords it posts for one account
+to one form (per account: many users behind one address, an office behind
+NAT, each post their own password; a brute force posts many for one).
 :class:`SourceWindows` keeps those counts per source address, over a
 sliding window of ``window`` seconds of packet time, bounded in memory
 (events per source and sources tracked).
@@ -23,6 +25,7 @@ MAX_EVENTS = 20_000  # per source and kind: a flood is counted up to here, then 
 MAX_SOURCES = 65_536
 # form fields that carry a password (hydra's ^PASS^, login forms)
 PASSWORD_FIELD = re.compile(r"(?i)^(pass|passwd|password|pwd|passphrase|pin|secret)$|pass(word)?$")
+ACCOUNT_FIELD = re.compile(r"(?i)^(user|username|login|email|e-mail|account|name|uid|user_?id)$|user(name)?$")
 
 
 class _Windowed:
@@ -67,7 +70,7 @@ class Source:
     statuses: _Windowed = field(default_factory=_Windowed)  # keyed by status
     missing: _Windowed = field(default_factory=_Windowed)  # 404 answers, keyed by path
     auth_failures: _Windowed = field(default_factory=_Windowed)  # 401 answers (and 403 to a POST), keyed by path
-    passwords: dict = field(default_factory=dict)  # path -> _Windowed of password digests
+    passwords: dict = field(default_factory=dict)  # (path, account) -> _Windowed of password digests
     last: float = 0.0
 
     def expire(self, now: float, window: float) -> None:
@@ -86,6 +89,14 @@ def password_digest(req: HttpRequest) -> str | None:
         if PASSWORD_FIELD.search(name):
             return hashlib.blake2b(value.encode("utf-8", "replace"), digest_size=6).hexdigest()
     return None
+
+
+def account_of(req: HttpRequest) -> str:
+    """The account a login form post names ("" when it names none): passwords are counted per account."""
+    for name, value in req.params:
+        if ACCOUNT_FIELD.search(name):
+            return value[:256]
+    return ""
 
 
 def is_auth_failure(req: HttpRequest, status: int) -> bool:
@@ -129,7 +140,7 @@ class SourceWindows:
         src.requests.add(ts, req.path)
         digest = password_digest(req)
         if digest is not None:
-            src.passwords.setdefault(req.path, _Windowed()).add(ts, digest)
+            src.passwords.setdefault((req.path, account_of(req)), _Windowed()).add(ts, digest)
         return src
 
     def answer(self, req: HttpRequest, status: int, ts: float) -> Source:

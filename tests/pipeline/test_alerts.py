@@ -220,7 +220,7 @@ def test_slow_body_slow_read_flood_brute_force_and_scan_rules():
     assert [v.src_port for v in by["connection-flood"]] == [42004, 42005]  # the fifth and sixth connection
     forms = [v for v in by["brute-force"] if v.src_ip == "10.2.0.69"]
     assert [v.src_port for v in forms] == [43005, 43006]  # past the fifth password
-    assert "posted 6 different passwords to one path" in forms[0].reason and forms[0].request.path == "/login"
+    assert "posted 6 different passwords for one account" in forms[0].reason and forms[0].request.path == "/login"
     basics = [v for v in by["brute-force"] if v.src_ip == "10.2.0.71"]
     assert [v.src_port for v in basics] == [45005, 45006]  # past the fifth 401
     assert "6 failed logins (401, or 403 to a POST)" in basics[0].reason
@@ -241,3 +241,32 @@ def test_the_profile_round_trips_and_explains_itself():
     with pytest.raises(ValueError, match="without limits"):
         Profile.from_json({"format": 1, "limits": {"head_seconds": 1}})
     assert set(shipped_profile().limits) == set(LIMITS)
+
+
+def test_many_accounts_behind_one_address_are_not_a_brute_force():
+    """An office behind NAT: twelve users log in from one address, each with their own password (a wrong
+    one first for four of them); passwords are counted per account, so only a guesser is flagged."""
+    convs = []
+    posts = [(f"user{i}", f"own-secret-{i}") for i in range(12)] + [(f"user{i}", "typo") for i in range(4)]
+    for i, (user, password) in enumerate(posts):
+        c = Conversation(client=("10.2.0.80", 46000 + i))
+        c.handshake(60.0 + i)
+        body = f"username={user}&password={password}".encode()
+        c.send(60.1 + i, "c", b"POST /login HTTP/1.1\r\nHost: app\r\nContent-Type: application/x-www-form-urlencoded"
+                              b"\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+        c.send(60.2 + i, "s", response(200, b"<form>invalid credentials</form>"))
+        c.close(60.3 + i)
+        convs.append(c)
+    guesser = []
+    for i in range(7):  # one account, seven passwords from another address behind the same kind of NAT
+        c = Conversation(client=("10.2.0.81", 47000 + i))
+        c.handshake(60.0 + i)
+        body = b"username=user1&password=guess%03d" % i
+        c.send(60.1 + i, "c", b"POST /login HTTP/1.1\r\nHost: app\r\nContent-Type: application/x-www-form-urlencoded"
+                              b"\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+        c.send(60.2 + i, "s", response(200, b"<form>invalid credentials</form>"))
+        c.close(60.3 + i)
+        guesser.append(c)
+    verdicts = [v for v in analyze(convs + guesser, tight_profile()) if v.name == "brute-force"]
+    assert {v.src_ip for v in verdicts} == {"10.2.0.81"}
+    assert [v.src_port for v in verdicts] == [47005, 47006]  # past the fifth password for user1
