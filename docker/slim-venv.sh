@@ -9,6 +9,9 @@
 #   - tests/ folders of the libraries (numpy, pandas, scipy, ...): their
 #     own test suites, never imported by the library itself;
 #   - gettext sources (*.po): only the compiled *.mo files are read;
+#   - C, C++ and Cython sources and headers (*.c, *.h, *.cpp, *.pyx, *.pxd)
+#     and type stubs (*.pyi): read by compilers and type checkers, never
+#     when the services run;
 #   - source maps (*.js.map, *.css.map) of the bundled Swagger UI, ReDoc and
 #     admin scripts: only a browser's developer tools ask for them (the
 #     static files are served as they are, no manifest checks references);
@@ -24,5 +27,7 @@ rm -rf "$site/tensorflow/include"
 find "$site" -mindepth 2 -type d -name tests -prune -exec rm -rf {} +
 find "$site" -type f -name '*.po' -delete
 find "$site" -type f \( -name '*.js.map' -o -name '*.css.map' \) -delete
+find "$site" -type f \( -name '*.c' -o -name '*.h' -o -name '*.cpp' -o -name '*.pyx' -o -name '*.pxd' \
+    -o -name '*.pyi' \) -delete
 find "$site" -type f -name '*.so*' ! -path '*.libs/*' -exec strip --strip-unneeded {} +
 echo "slim-venv: $before MB -> $(du -sm "$venv" | cut -f1) MB"
