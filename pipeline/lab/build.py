@@ -321,13 +321,13 @@ def requests_frame(record_dir: Path, *, grace: float = 2.0, progress: bool = Fal
         df = df[df["src_ip"].map(lambda a: roles.get(a, {}).get("role") in ("client", "attacker"))]
         df = df.reset_index(drop=True)
         session, tool, client, family = (np.empty(len(df), dtype=object) for _ in range(4))
+        ts, rule_ts = df["ts"].to_numpy(), df["rule_ts"].to_numpy()
         for address, idx in df.groupby("src_ip").indices.items():
             host = roles[address]
-            hits = attribute(manifest, address, df["ts"].to_numpy()[idx], grace)
+            hits = attribute(manifest, address, ts[idx], grace)
             if host["role"] == "attacker":
                 # a source flagged by the tool before (one attacker host runs tools in turn) does not count for
                 # this tool: each tool's figures are its own (a deployed detector would keep the flag)
-                rule_ts = df["rule_ts"].to_numpy()
                 early = [k for k, h in zip(idx, hits) if h and rule_ts[k] < h["started"] - 0.5]
                 df.loc[early, "rule_flag"], df.loc[early, "rule"] = 0, ""
                 session[idx] = [h["session"] if h else "attacker-unattributed" for h in hits]
