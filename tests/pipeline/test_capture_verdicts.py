@@ -66,6 +66,7 @@ def capture(tmp_path_factory) -> dict:
             s.post(f"{base}/login", data={"username": "user2", "password": "secret2"})
             s.post(f"{base}/items", data={"title": "minutes", "body": "x" * 3000})
             s.get(f"{base}/items/1")
+            guessing = time.time()
             for i in range(8):  # a small brute force on the login form
                 s.post(f"{base}/login", data={"username": "user1", "password": f"guess-{i}"})
         started = time.time()
@@ -77,7 +78,7 @@ def capture(tmp_path_factory) -> dict:
         dump.send_signal(signal.SIGINT)
         dump.wait(10)
         server.shutdown()
-    return {"pcap": pcap, "port": port, "slowloris_started": started, "tmp": tmp}
+    return {"pcap": pcap, "port": port, "guessing_started": guessing, "slowloris_started": started, "tmp": tmp}
 
 
 @pytest.fixture(scope="module")
@@ -220,11 +221,11 @@ def test_the_live_subscriber_emits_the_same_alerts(capture, predicted, request_m
 
 def test_the_quick_start_detector_calls_no_benign_client_request_an_attack(capture, predicted):
     """Issue 14's target: curl's and python-requests' ordinary requests (``Accept: */*``, a login, a 3 KB form
-    post, a page), all sent before slowhttptest starts, are not attacks for the quick start's network; only
-    the rules speak of the brute force."""
+    post, a page), all sent before the login guessing starts, are not attacks for the quick start's network
+    (the eight guesses are a brute force: attack traffic, judged by the rules, not counted here)."""
     out = predicted["json"]
     model = out["summary"]["model"].split(" (")[0]
-    judged = [v for v in out["verdicts"] if v["kind"] == "request" and v["ts"] < capture["slowloris_started"]]
-    assert len(judged) >= 15, len(judged)  # 4 curl requests, 3 of the session, 8 guesses
+    judged = [v for v in out["verdicts"] if v["kind"] == "request" and v["ts"] < capture["guessing_started"]]
+    assert len(judged) >= 7, [v["request"] for v in judged]  # 4 curl requests, 3 of the session (+ redirects)
     by_network = [v for v in judged if v["model"].startswith(model) and v["attack"]]
     assert not by_network, [(v["request"], v["score"], v["reason"]) for v in by_network]
