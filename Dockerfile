@@ -41,7 +41,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PATH=/opt/antinex/venv/bin:$PATH
 
 # The dependencies, built into a virtualenv in a stage of their own (with
-# binutils for `strip`, which the image does not need), then copied whole:
+# binutils for `strip`, and a C compiler and Python's headers for
+# libinjection-python, published as source only: none of them is in the
+# image), then copied whole:
 # a code change does not reinstall TensorFlow. pip's cache lives in a
 # BuildKit cache mount: warm rebuilds download nothing, and the cache is
 # never part of an image.
@@ -50,7 +52,7 @@ RUN --mount=type=bind,source=docker/with-ca.sh,target=/src/docker/with-ca.sh \
     --mount=type=secret,id=ca \
     --mount=type=tmpfs,target=/tmp \
     sh /src/docker/with-ca.sh apt-get update -qq \
-    && DEBIAN_FRONTEND=noninteractive sh /src/docker/with-ca.sh apt-get install -y -qq --no-install-recommends binutils \
+    && DEBIAN_FRONTEND=noninteractive sh /src/docker/with-ca.sh apt-get install -y -qq --no-install-recommends binutils gcc libc6-dev python3-dev \
     && rm -rf /var/lib/apt/lists/*
 # Only pyproject.toml and the two helpers are mounted: nothing else
 # invalidates this (long) step.

@@ -171,16 +171,27 @@ class Analyzer:
         return out
 
     @staticmethod
-    def judge(requests: list[HttpRequest], scorer) -> list[Verdict]:
-        """One verdict per request from a request detector (:class:`~pipeline.request_scoring.RequestScorer`)."""
-        if not requests or scorer is None:
+    def judge(requests: list[HttpRequest], scorer, signatures=None) -> list[Verdict]:
+        """One verdict per request: an injection signature's (:mod:`pipeline.injection`) where one matches,
+        else the request detector's (:class:`~pipeline.request_scoring.RequestScorer`). With no detector,
+        only the signatures' attack verdicts (nothing else judged the requests)."""
+        if not requests or (scorer is None and not signatures):
             return []
+        scores = scorer.score(requests) if scorer is not None else [None] * len(requests)
+        hits = signatures.check(requests) if signatures else [None] * len(requests)
         out = []
-        for req, s in zip(requests, scorer.score(requests)):
-            out.append(Verdict(kind="request", name="request-attack" if s.attack else "benign", score=s.score,
-                               model=scorer.name, reason=s.reason, ts=req.ts_end or req.ts or 0.0,
-                               flow_id=req.flow_id, src_ip=req.src_ip, src_port=req.src_port, dest_ip=req.dst_ip,
-                               dest_port=req.dst_port, request=req))
+        for req, s, hit in zip(requests, scores, hits):
+            if hit is not None:
+                also = f"; the model: {s.reason}" if s is not None else ""
+                name, score, model, reason = hit.verdict, 1.0, signatures.name, hit.reason + also
+            elif s is not None:
+                name, score, model, reason = ("request-attack" if s.attack else "benign"), s.score, scorer.name, \
+                    s.reason
+            else:
+                continue
+            out.append(Verdict(kind="request", name=name, score=score, model=model, reason=reason,
+                               ts=req.ts_end or req.ts or 0.0, flow_id=req.flow_id, src_ip=req.src_ip,
+                               src_port=req.src_port, dest_ip=req.dst_ip, dest_port=req.dst_port, request=req))
         return out
 
     # -- packets --------------------------------------------------------------------

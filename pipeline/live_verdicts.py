@@ -82,12 +82,13 @@ class LiveVerdicts:
     """
 
     def __init__(self, writer: AlertWriter, profile: Profile | None = None, *, scorer=None,
-                 load_scorer: Callable[[], object | None] | None = None, tick_after: float = 1.0,
+                 load_scorer: Callable[[], object | None] | None = None, signatures=None, tick_after: float = 1.0,
                  max_batches: int = 256, max_waiting: int = 50_000):
         self.profile = profile or shipped_profile()
         self.analyzer = Analyzer(self.profile)
         self.writer = writer
         self.scorer = scorer
+        self.signatures = signatures  # pipeline.injection.InjectionSignatures, checked with the model
         self.tick_after = tick_after
         self.max_waiting = max_waiting
         self.judged = self.dropped = 0
@@ -171,7 +172,9 @@ class LiveVerdicts:
             self.dropped += over
             del self._waiting[:over]
             log.warning("%d requests not judged: the request model is not ready", self.dropped)
-        if self._waiting and self.scorer is not None:
+        # without a model (none stored, or it failed to load) the signatures alone judge the requests
+        ready = self.scorer is not None or (self.signatures and (self._loader is None or not self._loader.is_alive()))
+        if self._waiting and ready:
             batch, self._waiting = self._waiting, []
-            self.writer.write(Analyzer.judge(batch, self.scorer))
+            self.writer.write(Analyzer.judge(batch, self.scorer, self.signatures))
             self.judged += len(batch)

@@ -34,6 +34,9 @@ from typing import Iterator
 
 from antinex.pipeline.capture_file import CaptureFileError, check_capture, describe_open_error, timed_frames
 from antinex.pipeline.flatten import MODES, packet_to_row, rows_to_frame
+from antinex.pipeline.injection import KINDS as SIGNATURE_KINDS
+from antinex.pipeline.injection import VERDICT_NAMES, InjectionSignatures
+from antinex.pipeline.settings import signature_kinds
 
 _capture_error = describe_open_error  # the former name, kept for callers
 # TensorFlow's start-up chatter would break the one-line errors and --json on stdout's neighbour;
@@ -43,6 +46,17 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 EXIT_ERROR = 2
 SCORE_BATCH = 2048  # requests scored per model call
 KINDS = ("packets", "requests", "flows")
+REQUEST_VERDICTS = ("request-attack", *VERDICT_NAMES.values())  # the verdicts about one request
+
+
+def signature_kinds_arg(text: str) -> tuple[str, ...]:
+    """``--signatures``: comma-separated kinds of :mod:`pipeline.injection`, or ``none``."""
+    kinds = tuple(k.strip() for k in text.split(",") if k.strip())
+    wrong = [k for k in kinds if k not in (*SIGNATURE_KINDS, "none")]
+    if wrong or not kinds:
+        raise argparse.ArgumentTypeError(f"{text!r}: choose from {', '.join(SIGNATURE_KINDS)} (comma-separated), "
+                                         f"or none")
+    return tuple(k for k in kinds if k != "none")
 
 
 def read_packets(path: str | Path) -> Iterator:
@@ -124,10 +138,11 @@ class Analysis:
         return [v for v in self.verdicts if v.attack]
 
 
-def analyze_capture(path: str | Path, *, profile=None, scorer=None, allow_truncated: bool = False,
+def analyze_capture(path: str | Path, *, profile=None, scorer=None, signatures=None, allow_truncated: bool = False,
                     keep_requests: bool = False, keep_flows: bool = False, progress: bool = False,
                     observer=None) -> Analysis:
-    """Run the analyzer over a capture: rule verdicts, and request verdicts when ``scorer`` is given."""
+    """Run the analyzer over a capture: rule verdicts, and request verdicts when ``scorer`` (a request detector)
+    or ``signatures`` (:class:`~pipeline.injection.InjectionSignatures`) is given."""
     from antinex.pipeline.analyzer import Analyzer
 
     result = Analysis()
@@ -150,7 +165,7 @@ def analyze_capture(path: str | Path, *, profile=None, scorer=None, allow_trunca
         if keep_requests:
             result.requests += requests
         result.verdicts += analyzer.take_verdicts()
-        result.verdicts += analyzer.judge(requests, scorer)
+        result.verdicts += analyzer.judge(requests, scorer, signatures)
 
     for ts, row in timed_rows(path, allow_truncated=allow_truncated):
         result.first = ts if result.first is None else result.first
@@ -205,7 +220,7 @@ def _endpoint(ip, port) -> str:
     return f"[{ip}]:{port}" if ":" in str(ip) else f"{ip}:{port}"
 
 
-def summary(path, result: Analysis, scorer, profile, alerts) -> dict:
+def summary(path, result: Analysis, scorer, profile, alerts, signatures=None) -> dict:
     from collections import Counter
 
     requests = [v for v in result.verdicts if v.kind == "request"]
@@ -215,6 +230,7 @@ def summary(path, result: Analysis, scorer, profile, alerts) -> dict:
         "first": result.first, "last": result.last,
         "requests": len(requests), "requests_attack": sum(v.attack for v in requests),
         "model": scorer.name if scorer else None,
+        "signatures": f"{','.join(signatures.kinds)} ({signatures.name})" if signatures else None,
         "profile": f"{profile.name} ({profile.origin})" if profile else None,
         "verdicts": dict(Counter(v.name for v in result.verdicts if v.attack)),
         "flows_flagged": len({v.flow_id for v in result.attacks}),
@@ -246,9 +262,11 @@ def print_table(result: Analysis, info: dict, *, show_all: bool, limit: int, eve
         console.print("no attack found")
     console.print(f"[bold]Summary[/bold]: {info['packets']:,} packets, {info['flows']:,} TCP connections "
                   f"({info['http_flows']:,} carrying HTTP), {info['requests']:,} HTTP requests")
-    console.print(f"requests judged by {info['model']}: {info['requests_attack']:,} attack, "
-                  f"{info['requests'] - info['requests_attack']:,} benign")
-    rules = {k: n for k, n in info["verdicts"].items() if k != "request-attack"}
+    sig = f" and the injection signatures {info['signatures']}" if info["signatures"] else ""
+    console.print(f"requests judged by {info['model']}{sig}: {info['requests_attack']:,} attack, "
+                  f"{info['requests'] - info['requests_attack']:,} benign"
+                  + "".join(f" ({n:,} {k})" for k, n in sorted(info["verdicts"].items()) if k in REQUEST_VERDICTS))
+    rules = {k: n for k, n in info["verdicts"].items() if k not in REQUEST_VERDICTS}
     console.print(f"flows and sources judged by the flow profile {info['profile']}: "
                   + (", ".join(f"{k} {n:,}" for k, n in sorted(rules.items())) if rules else "nothing flagged"))
     where = f" to {eve}" if eve else " (pass --eve FILE to write them as Suricata EVE JSON)"
@@ -268,8 +286,10 @@ def cmd_predict(args) -> int:
         from antinex.pipeline.profile import load_profile
 
         load_profile(args.profile)  # a bad profile file fails before the model's (slow) load
+    signatures = InjectionSignatures(args.signatures if args.signatures is not None else signature_kinds())
     scorer, profile = load_detector(args.model, args.store, args.profile)
-    result = analyze_capture(args.file, profile=profile, scorer=scorer, allow_truncated=args.allow_truncated,
+    result = analyze_capture(args.file, profile=profile, scorer=scorer, signatures=signatures,
+                             allow_truncated=args.allow_truncated,
                              progress=not args.json and sys.stderr.isatty())
     if not result.http_flows:
         raise no_http(args.file, result)
@@ -281,7 +301,7 @@ def cmd_predict(args) -> int:
         writer.write(sorted(result.attacks, key=lambda v: v.ts))
     finally:
         writer.close()
-    info = summary(args.file, result, scorer, profile, writer)
+    info = summary(args.file, result, scorer, profile, writer, signatures)
     if args.json:
         shown = [v for v in result.verdicts if args.all or v.attack or v.kind == "request"]
         print(json.dumps({"summary": info, "verdicts": [v.to_dict() for v in sorted(shown, key=lambda v: v.ts)]},
@@ -427,6 +447,9 @@ def build_parser() -> argparse.ArgumentParser:
                                      "shipped one)")
     p.add_argument("--eve", metavar="OUT", help="write the alerts as Suricata EVE JSON lines to OUT")
     p.add_argument("--suppress", metavar="FILE", help="suppression list (docs/verdicts.md)")
+    p.add_argument("--signatures", type=signature_kinds_arg, default=None, metavar="KINDS",
+                   help="injection signatures checked beside the model: sqli (default: ANTINEX_SIGNATURES, sqli), "
+                        "sqli,xss, or none")
     p.add_argument("--json", action="store_true", help="print the summary and verdicts as JSON")
     p.add_argument("--all", action="store_true", help="list benign request verdicts too")
     p.add_argument("--limit", type=int, default=50, help="rows of the table (default 50)")

@@ -142,3 +142,8 @@ def flow_profile() -> Path | None:
 
 def tick_after() -> float:
     return value("ANTINEX_TICK_AFTER", "pipeline")
+
+
+def signature_kinds() -> tuple[str, ...]:
+    """ANTINEX_SIGNATURES: the injection signatures checked beside the model (``none``: no signature)."""
+    return tuple(k for k in value("ANTINEX_SIGNATURES", "pipeline") if k != "none")

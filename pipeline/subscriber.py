@@ -212,6 +212,7 @@ def live_verdicts_from_env():
     """The analyzer and alert sinks the environment asks for (pipeline/settings.py)."""
     from antinex.pipeline import settings as vs
     from antinex.pipeline.eve import AlertWriter, EveFile, RedisList, Syslog
+    from antinex.pipeline.injection import InjectionSignatures
     from antinex.pipeline.live_verdicts import LiveVerdicts, model_loader, stored_profile
     from antinex.pipeline.profile import load_profile
     from antinex.pipeline.suppression import Suppression
@@ -224,10 +225,12 @@ def live_verdicts_from_env():
         sinks.append(RedisList(vs.redis_url(), vs.redis_key(), vs.redis_max()))
     if vs.syslog_address():
         sinks.append(Syslog(vs.syslog_address(), vs.syslog_facility()))
+    signatures = InjectionSignatures(vs.signature_kinds())
     live = LiveVerdicts(AlertWriter(sinks, suppression), profile, load_scorer=model_loader(store, model),
-                        tick_after=vs.tick_after())
-    log.info("alerts to %s%s; request model %r from %s; flow profile %s (%s)", vs.eve_file(),
-             "".join(f", {type(s).__name__}" for s in sinks[1:]), model, store, live.profile.name, live.profile.origin)
+                        signatures=signatures, tick_after=vs.tick_after())
+    log.info("alerts to %s%s; request model %r from %s; injection signatures %s; flow profile %s (%s)",
+             vs.eve_file(), "".join(f", {type(s).__name__}" for s in sinks[1:]), model, store,
+             ",".join(signatures.kinds) or "none", live.profile.name, live.profile.origin)
     return live
 
 

@@ -29,6 +29,10 @@ class Signature:
 
 SIGNATURES: dict[str, Signature] = {
     "request-attack": Signature(1_500_001, "ANTINEX request detector: attack request", "Web Application Attack", 1),
+    "sql-injection": Signature(1_500_002, "ANTINEX injection signature: SQL injection in a request input "
+                               "(libinjection)", "Web Application Attack", 1),
+    "xss": Signature(1_500_003, "ANTINEX injection signature: cross-site scripting in a request input (libinjection)",
+                     "Web Application Attack", 1),
     "slowloris": Signature(1_500_010, "ANTINEX slow-rate DoS: request headers sent slowly (slowloris)",
                            "Denial of Service", 2),
     "slow-body": Signature(1_500_011, "ANTINEX slow-rate DoS: request body sent slowly (slow POST)",

@@ -90,7 +90,7 @@ class Setting:
             elif self.type == "paths":
                 return [Path(p).expanduser() for p in text.split(":") if p]
             elif self.type == "names":
-                return [n.strip() for n in text.split(",") if n.strip()]
+                out = [n.strip() for n in text.split(",") if n.strip()]
             else:
                 out = raw
         except ValueError as exc:
@@ -98,7 +98,11 @@ class Setting:
             raise SettingError(f"{name}={raw[:80]!r}: {reason} ({self.meaning[:80]})") from None
         if self.minimum is not None and out < self.minimum:
             raise SettingError(f"{name}={raw[:80]!r}: must be at least {self.minimum:g}")
-        if self.choices and out not in self.choices:
+        if self.choices and isinstance(out, list):
+            wrong = [n for n in out if n not in self.choices]
+            if wrong:
+                raise SettingError(f"{name}={raw[:80]!r}: {', '.join(wrong)} is not one of {', '.join(self.choices)}")
+        elif self.choices and out not in self.choices:
             raise SettingError(f"{name}={raw[:80]!r}: must be one of {', '.join(self.choices)}")
         return out
 
@@ -271,6 +275,9 @@ SETTINGS: tuple[Setting, ...] = (
             "the stored request model the subscriber judges requests with", ("pipeline",)),
     Setting("ANTINEX_FLOW_PROFILE", Path, None, "a flow profile JSON for the subscriber instead of the model's (or "
             "the shipped one)", ("pipeline",)),
+    Setting("ANTINEX_SIGNATURES", "names", ["sqli"], "the injection signatures every request is checked with "
+            "beside the model (pipeline/injection.py): `sqli`, `sqli,xss`, or `none`", ("pipeline",),
+            choices=("sqli", "xss", "none")),
     Setting("ANTINEX_TICK_AFTER", float, 1.0, "seconds without packets before the wall clock drives the "
             "subscriber's rules", ("pipeline",), minimum=0),
     # -- client (the original antinex-client's names) ----------------------------------------

@@ -12,6 +12,9 @@ the one it would use in production:
   a random forest on the feature matrix), from scikit-learn.
 - :class:`FixedVerdicts` reads verdicts computed once for the whole dataset
   (the ModSecurity CRS at a paranoia level): nothing to train.
+- :class:`SignatureDetector` runs the product's injection signatures
+  (:mod:`antinex.pipeline.injection`) on the request text: nothing to train,
+  but computed from the text, so mutated requests are judged afresh.
 - :class:`Either` flags a row when either of two detectors does.
 """
 from __future__ import annotations
@@ -147,6 +150,34 @@ class FixedVerdicts:
 
     def predict(self, test: pd.DataFrame) -> np.ndarray:
         return test[self.column].fillna(0).astype(int).to_numpy()
+
+
+class SignatureDetector:
+    """The product's injection signatures on each request's text (``http_request``), as the analyzer runs them."""
+
+    trains = False
+
+    def __init__(self, name: str = "signatures", kinds: tuple[str, ...] = ("sqli",)):
+        from antinex.pipeline.injection import InjectionSignatures
+
+        self.name, self.signatures = name, InjectionSignatures(kinds)
+        self._cache: dict[str, int] = {}
+
+    def fit(self, train: pd.DataFrame, seed: int) -> "SignatureDetector":
+        return self
+
+    def _judge(self, text: str) -> int:
+        from antinex.pipeline.http_message import parse_http_request
+
+        if text not in self._cache:
+            req = parse_http_request(request_from_text(text)) if text else None
+            self._cache[text] = int(req is not None and self.signatures.match(req) is not None)
+        return self._cache[text]
+
+    def predict(self, test: pd.DataFrame) -> np.ndarray:
+        if TEXT_COLUMN not in test.columns:
+            return np.zeros(len(test), dtype=int)
+        return np.array([self._judge(str(t) if isinstance(t, str) else "") for t in test[TEXT_COLUMN]], dtype=int)
 
 
 class Either:

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from antinex.pipeline.lab.detectors import (PACKET_TEXT_COLUMN, TEXT_COLUMN, Either, FixedVerdicts,
-                                            NetworkDetector, RandomForest, TfidfLogReg)
+                                            NetworkDetector, RandomForest, SignatureDetector, TfidfLogReg)
 from antinex.pipeline.lab.protocol import Fold, make_folds, with_protocol_columns
 
 DEFAULT_SEEDS = (7, 1, 2, 3, 42)
@@ -35,6 +35,7 @@ TARGET_RECALL, TARGET_FPR, TARGET_TAMPER_RECALL, TARGET_CRS_MARGIN = 0.95, 0.001
 # Families whose payload sits in parameter values: the mutations rewrite those.
 MUTABLE_FAMILIES = ("sqli", "xss", "traversal", "cmdi")
 SHIPPED = "antinex"
+SIGNATURES_NAME = "signatures"  # the shipped detector's injection signatures alone
 RULES_COLUMN = "rule_flag"  # the timing and window rules' verdict per request (antinex-lab build)
 
 
@@ -108,22 +109,29 @@ def numeric_features(body: dict, df: pd.DataFrame) -> list[str]:
 
 
 def default_detectors(unit: str, df: pd.DataFrame, bodies: dict[str, dict], epochs: int | None,
-                      skipped: list[str] | None = None) -> list:
+                      skipped: list[str] | None = None, signature_kinds: tuple[str, ...] = ("sqli",)) -> list:
     """The shipped detector (first body), any further request bodies, and the two baselines.
 
-    With the timing and window rules' verdicts in the dataset (``rule_flag``, ``antinex-lab build``), the
-    shipped detector is the network *or* the rules, as ``antinex-pcap predict`` and the subscriber judge
-    (the network alone is reported too, as ``<name>-network``). A baseline the dataset cannot feed is left
-    out and said in ``skipped``.
+    The shipped detector is the network *or* the injection signatures (per request, ``signature_kinds``,
+    :mod:`antinex.pipeline.injection`) *or*, with their verdicts in the dataset (``rule_flag``,
+    ``antinex-lab build``), the timing and window rules, as ``antinex-pcap predict`` and the subscriber judge
+    (the network alone is reported too, as ``<name>-network``, and the signatures and rules alone). A
+    baseline the dataset cannot feed is left out and said in ``skipped``.
     """
     dets = []
     for i, (name, body) in enumerate(bodies.items()):
         net = NetworkDetector(name, body, epochs=epochs)
+        others = []  # what the shipped detector adds to its network, as the analyzer does
+        if i == 0 and unit == "request" and TEXT_COLUMN in df.columns:
+            others.append(SignatureDetector(SIGNATURES_NAME, signature_kinds))
         if i == 0 and RULES_COLUMN in df.columns:
+            others.append(FixedVerdicts("rules", RULES_COLUMN))
+        if others:
             net.name = f"{name}-network"  # scored on its own too, from the same fit (run_unit: parts)
-            either = Either(name, net, FixedVerdicts("rules", RULES_COLUMN))
+            rest = others[0] if len(others) == 1 else Either("signatures-or-rules", *others)
+            either = Either(name, net, rest)
             either.parts = True
-            dets += [either, FixedVerdicts("rules", RULES_COLUMN)]
+            dets += [either, *others]
         else:
             dets.append(net)
     first = next(iter(bodies.values()), {})
@@ -438,7 +446,10 @@ def markdown(results: dict) -> str:
     lines = ["# Detector evaluation: held-out attack families, unseen clients", "",
              f"Seeds: {', '.join(map(str, seeds))} (each trained detector is trained once per seed; figures are "
              f"mean ± standard deviation over the seeds, ranges in brackets). Benign test rows: the clients never "
-             f"in training ({', '.join(results['holdout_clients'])}). Never a random row split.", ""]
+             f"in training ({', '.join(results['holdout_clients'])}). Never a random row split.", "",
+             f"`{SHIPPED}` is the shipped detector as `antinex-pcap predict` and the subscriber run it: the "
+             f"request network *or* the injection signatures (libinjection SQLi, `{SIGNATURES_NAME}`) *or* the "
+             f"timing and window rules (`rules`); `{SHIPPED}-network` is its network alone.", ""]
     for unit, res in results["units"].items():
         lines += [f"## Per {unit}", "", f"Dataset `{Path(res['dataset']).name}`, {res['rows']:,} rows.", "",
                   "### Overall: every attack family held out in turn", "",

@@ -369,8 +369,9 @@ def test_libinjection_baseline():
     v = libinjection_verdicts(requests)
     assert v["libinj_flagged"].tolist() == [True, True, False, False, False, False, False, True, True, False, False]
     assert v.loc[0, "libinj_sqli"] and v.loc[1, "libinj_xss"] and not v.loc[1, "libinj_sqli"]
-    assert v.loc[0, "libinj_input"].startswith("arg:1' UNION SELECT")
-    assert v.loc[7, "libinj_input"].startswith("arg:1 UNION") and v.loc[8, "libinj_input"].startswith("cookie:")
+    assert v.loc[0, "libinj_input"].startswith("parameter ") and ":1' UNION SELECT" in v.loc[0, "libinj_input"]
+    assert v.loc[7, "libinj_input"].startswith("JSON value name:1 UNION")
+    assert v.loc[8, "libinj_input"].startswith("cookie id:")
 
 
 def test_evaluate_crs_aligns_verdicts_with_the_dataset_rows(installed):

@@ -135,16 +135,18 @@ def test_report_runs_the_protocol_with_baselines(tmp_path):
     unit = res["units"]["request"]
     assert set(unit["folds"]) == {"sqli", "xss", "traversal", "sqli-tamper", "sessions"}
     xss = unit["folds"]["xss"]["detectors"]
-    assert set(xss) == {"antinex", "tfidf-lr", "random-forest"}
-    for d in xss.values():
-        assert set(d["seeds"]) == {"7", "1"} and d["recall"]["n"] == 2
+    assert set(xss) == {"antinex", "antinex-network", "signatures", "tfidf-lr", "random-forest"}
+    for name, d in xss.items():
+        trained = name != "signatures"  # no training: one verdict, not one per seed
+        assert set(d["seeds"]) == ({"7", "1"} if trained else {"7"}) and d["recall"]["n"] == (2 if trained else 1)
         first = d["seeds"]["7"]
         assert first["tp"] + first["fn"] == unit["folds"]["xss"]["test_attacks"]
         assert set(first["fpr_by_client"]) == {"curl", "chromium"}
-        assert set(first["mutated_recall"]) == {"percent", "case", "original"}
+        if name != "antinex-network":  # a part of the shipped detector: scored, not mutated again
+            assert set(first["mutated_recall"]) == {"percent", "case", "original"}
     # the char n-gram baseline separates script tags from benign words it never saw
     assert xss["tfidf-lr"]["recall"]["mean"] > 0.9
-    assert set(unit["overall"]) == {"antinex", "tfidf-lr", "random-forest"}
+    assert set(unit["overall"]) == {"antinex", "antinex-network", "signatures", "tfidf-lr", "random-forest"}
     text = (tmp_path / "out" / "report.md").read_text()
     assert "## Targets" in text and "**xss**" in text and "mean ± standard deviation" in text
     assert any(t["target"].startswith("the shipped detector beats") for t in res["targets"])
@@ -169,9 +171,9 @@ def test_report_replays_the_requests_to_modsecurity_crs(tmp_path):
     assert "OWASP Core Rule Set" in (tmp_path / "out" / "report.md").read_text()
 
 
-def test_the_shipped_detector_is_the_network_or_the_rules(tmp_path):
-    """With the rules' verdicts in the dataset, "antinex" flags what the network or the rules flag; both parts
-    are reported alone too, the network from the same fit."""
+def test_the_shipped_detector_is_the_network_or_the_signatures_or_the_rules(tmp_path):
+    """With the rules' verdicts in the dataset, "antinex" flags what the network, the injection signatures or the
+    rules flag; each part is reported alone too, the network from the same fit."""
     df = dataset(n=16)
     df["rule_flag"] = ((df["family"] == "xss") & (df.index % 2 == 0)).astype(int)  # the rules catch half
     path = tmp_path / "requests.csv.gz"
@@ -181,7 +183,26 @@ def test_the_shipped_detector_is_the_network_or_the_rules(tmp_path):
     res = evaluate(tmp_path / "out", requests=path, holdout_clients=("curl",), seeds=(7,), families=("xss",),
                    request_bodies={"antinex": body}, progress=False)
     dets = res["units"]["request"]["folds"]["xss"]["detectors"]
-    assert {"antinex", "antinex-network", "rules", "tfidf-lr", "random-forest"} <= set(dets)
-    both, net, rules = (dets[k]["seeds"]["7"] for k in ("antinex", "antinex-network", "rules"))
-    assert both["tp"] >= max(net["tp"], rules["tp"]) and rules["recall"] == pytest.approx(0.5, abs=0.1)
+    assert {"antinex", "antinex-network", "signatures", "rules", "tfidf-lr", "random-forest"} <= set(dets)
+    both, net, rules, sigs = (dets[k]["seeds"]["7"] for k in ("antinex", "antinex-network", "rules", "signatures"))
+    assert both["tp"] >= max(net["tp"], rules["tp"], sigs["tp"]) and rules["recall"] == pytest.approx(0.5, abs=0.1)
     assert both["fp"] >= net["fp"]
+    assert sigs["tp"] == 0 and sigs["fp"] == 0  # libinjection's SQLi signatures: neither the XSS nor the benign text
+
+
+def test_the_signatures_catch_the_held_out_sqli_family(tmp_path):
+    """Held out, SQL injection is what a network trained on other families misses; the signatures need no
+    training and catch it, on the benign text of unseen clients (O'Brien, a && b, SELECT-ion) quiet."""
+    path = tmp_path / "requests.csv.gz"
+    dataset(n=12).to_csv(path, index=False)
+    body = {"label": "t", "features_to_process": ["payload_len"], "epochs": 1,
+            "model_desc": {"layers": [{"num_neurons": 1, "activation": "sigmoid"}]}}
+    res = evaluate(tmp_path / "out", requests=path, holdout_clients=("curl",), seeds=(7,), families=("sqli",),
+                   request_bodies={"antinex": body}, mutations=("case", "double"), progress=False)
+    dets = res["units"]["request"]["folds"]["sqli"]["detectors"]
+    sigs, both = dets["signatures"]["seeds"]["7"], dets["antinex"]["seeds"]["7"]
+    assert sigs["recall"] >= 0.9 and sigs["fp"] == 0, sigs
+    assert both["recall"] >= sigs["recall"]
+    mutated = sigs["mutated_recall"]  # judged afresh on the rewritten requests, not read from a column
+    assert mutated["case"] >= 0.9 and mutated["double"] >= 0.9, mutated
+    assert "injection signatures" in (tmp_path / "out" / "report.md").read_text()

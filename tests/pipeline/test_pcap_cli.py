@@ -1,6 +1,7 @@
 """``antinex-pcap``: wrong paths are one clear line and exit 2, never a traceback (no broker needed)."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -23,10 +24,10 @@ def capture(tmp_path) -> Path:
     return path
 
 
-def pcap(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    """The real command line in a new process, as a user runs it."""
+def pcap(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """The real command line in a new process, as a user runs it (``env``: variables added to ours)."""
     return subprocess.run([sys.executable, "-m", "antinex.pipeline.pcap", *args], capture_output=True, text=True,
-                          timeout=120, cwd=cwd)
+                          timeout=120, cwd=cwd, env={**os.environ, **env} if env else None)
 
 
 def assert_clear_error(proc: subprocess.CompletedProcess, *words: str) -> None:

@@ -1,0 +1,165 @@
+"""Injection signatures: libinjection's SQLi (and optionally XSS) tokenizers on a request's inputs.
+
+The request-content network learns how *this* application is used; it
+generalises poorly to an injection family it never saw in training (held
+out, its recall on sqlmap was 13%: docs/dataset-lab.md). libinjection
+(the tokenizer behind ModSecurity CRS rules 942100 and 941100) needs no
+training: it recognises SQL by the shape of its tokens, so it catches
+SQL injection from a tool or a tamper script no recording had, and it
+stays quiet on benign syntax (apostrophes in names, ``--`` in text, JSON).
+The shipped detector is the network *or* these signatures *or* the timing
+and window rules (:mod:`pipeline.rules`); docs/verdicts.md has the ids.
+
+What is looked at is what the two CRS rules look at: parameter names and
+values (query, form body, JSON body), cookie names and values, the
+User-Agent and Referer headers, and for XSS the path. A value is checked
+as parsed (decoded once) and decoded again while that changes it (up to
+three times; the CRS decodes once more, ``t:urlDecodeUni``), so double or
+triple encoding does not hide it.
+
+Which signatures run is the ``ANTINEX_SIGNATURES`` setting (``sqli`` by
+default; ``sqli,xss``; empty for none). XSS is off by default: its
+tokenizer flags HTML that benign users post (measured in the lab report).
+
+    hits = InjectionSignatures(("sqli",)).check(requests)   # one Hit or None per request
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from urllib.parse import unquote
+
+from antinex.pipeline.http_message import HttpRequest
+
+KINDS = ("sqli", "xss")
+VERDICT_NAMES = {"sqli": "sql-injection", "xss": "xss"}  # keys of pipeline.verdicts.SIGNATURES
+MAX_INPUT = 4096  # characters of one input handed to the tokenizer (a whole upload need not be)
+MAX_DECODES = 3  # further percent-decodings of a value: double and triple encoding hide nothing
+
+
+class SignatureError(ValueError):
+    """Signatures asked for that cannot run (an unknown kind, libinjection missing)."""
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A signature that matched: which kind, on which input, with libinjection's fingerprint."""
+
+    kind: str  # sqli | xss
+    where: str  # the input's kind and name: "parameter id", "cookie session", "header user-agent", "path"
+    value: str  # the matched text (as decoded), cut to 80 characters
+    fingerprint: str  # libinjection's SQLi token fingerprint ("s&1c"); "" for XSS
+
+    @property
+    def verdict(self) -> str:
+        return VERDICT_NAMES[self.kind]
+
+    @property
+    def reason(self) -> str:
+        what = "SQL injection" if self.kind == "sqli" else "cross-site scripting"
+        fp = f" (token fingerprint {self.fingerprint})" if self.fingerprint else ""
+        return f"libinjection: {what}{fp} in {self.where}: {self.value!r}"
+
+
+def version() -> str:
+    """The libinjection wrapper's version, or raise :class:`SignatureError` when it is not installed."""
+    try:
+        from importlib.metadata import version as dist_version
+
+        import libinjection  # noqa: F401
+        return f"libinjection-python {dist_version('libinjection-python')}"
+    except ImportError:
+        raise SignatureError("libinjection is not installed (pip install libinjection-python; it is a "
+                             "dependency of antinex: reinstall the package)") from None
+
+
+def _json_inputs(value, name: str = "") -> Iterator[tuple[str, str]]:
+    """(where, text) of every key and leaf of a JSON body, as ModSecurity's JSON processor makes ARGS."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield f"JSON key {k!s}", str(k)
+            yield from _json_inputs(v, str(k))
+    elif isinstance(value, list):
+        for v in value:
+            yield from _json_inputs(v, name)
+    elif value is not None and not isinstance(value, bool):
+        yield f"JSON value {name}", str(value)
+
+
+def request_inputs(req: HttpRequest) -> Iterator[tuple[str, str]]:
+    """(where, text) of every input the signatures look at; ``where`` starts with its kind."""
+    for name, value in req.params:
+        yield f"parameter name {name}", name
+        yield f"parameter {name}", value
+    if req.content_type == "application/json" and req.body:
+        try:
+            yield from _json_inputs(json.loads(req.body.decode("utf-8", "replace")))
+        except ValueError:
+            pass  # not JSON after all: the CRS would not see its values either
+    for cookie in (req.header("cookie") or "").split(";"):
+        name, _, value = cookie.strip().partition("=")
+        if name:
+            yield f"cookie name {name}", name
+            yield f"cookie {name}", value
+    for header in ("user-agent", "referer"):
+        value = req.header(header)
+        if value:
+            yield f"header {header}", value
+    yield "path", req.path
+
+
+def _candidates(text: str) -> Iterable[str]:
+    """The input as parsed, then decoded again while that changes it (at most :data:`MAX_DECODES` times)."""
+    out = [text[:MAX_INPUT]]
+    for _ in range(MAX_DECODES):
+        again = unquote(out[-1])
+        if again == out[-1]:
+            break
+        out.append(again)
+    return out
+
+
+class InjectionSignatures:
+    """libinjection's tokenizers over every input of a request (see the module docstring)."""
+
+    def __init__(self, kinds: Sequence[str] = ("sqli",)):
+        unknown = [k for k in kinds if k not in KINDS]
+        if unknown:
+            raise SignatureError(f"unknown signature kind(s) {', '.join(unknown)}: choose from {', '.join(KINDS)}")
+        self.kinds = tuple(dict.fromkeys(kinds))
+        self.name = version() if self.kinds else "no signatures"
+
+    def __bool__(self) -> bool:
+        return bool(self.kinds)
+
+    def match(self, req: HttpRequest) -> Hit | None:
+        """The first signature that matches one of the request's inputs, or None."""
+        if not self.kinds:
+            return None
+        import libinjection
+
+        sqli, xss = "sqli" in self.kinds, "xss" in self.kinds
+        for where, text in request_inputs(req):
+            if not text:
+                continue
+            for candidate in _candidates(text):
+                candidate = candidate.encode("utf-8", "replace").decode("utf-8")  # no lone surrogates
+                if sqli and where != "path":
+                    found = libinjection.is_sql_injection(candidate)
+                    if found["is_sqli"]:
+                        return Hit("sqli", where, candidate[:80], found["fingerprint"])
+                if xss and libinjection.is_xss(candidate)["is_xss"]:
+                    return Hit("xss", where, candidate[:80], "")
+        return None
+
+    def check(self, requests: Sequence[HttpRequest]) -> list[Hit | None]:
+        """One :class:`Hit` (or None) per request, in order."""
+        return [self.match(r) for r in requests]
+
+
+def from_settings() -> InjectionSignatures:
+    """The signatures ``ANTINEX_SIGNATURES`` asks for (:mod:`pipeline.settings`)."""
+    from antinex.pipeline.settings import signature_kinds
+
+    return InjectionSignatures(signature_kinds())

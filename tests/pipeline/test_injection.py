@@ -1,0 +1,201 @@
+"""The injection signatures (libinjection, for real) beside the request model: what they catch, what benign
+syntax they leave alone, and how they reach a defender (antinex-pcap predict, EVE alerts, the live path)."""
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from scapy.utils import wrpcap
+
+from antinex.pipeline.analyzer import Analyzer
+from antinex.pipeline.eve import AlertWriter, EveFile
+from antinex.pipeline.http_message import parse_http_request
+from antinex.pipeline.injection import InjectionSignatures, SignatureError
+from antinex.pipeline.live_verdicts import LiveVerdicts
+from antinex.pipeline.verdicts import SIGNATURES
+from antinex.utils.config import SettingError
+
+from .tcpcraft import Conversation, response
+from .test_live_verdicts import quick_profile
+from .test_pcap_cli import assert_clear_error, pcap
+
+FORM = "application/x-www-form-urlencoded"
+
+
+def request(target: str, body: bytes = b"", ctype: str = FORM, cookie: str | None = None,
+            agent: str = "curl/7.88.1") -> bytes:
+    head = f"{'POST' if body else 'GET'} {target} HTTP/1.1\r\nHost: app\r\nAccept: */*\r\nUser-Agent: {agent}\r\n"
+    if cookie:
+        head += f"Cookie: {cookie}\r\n"
+    if body:
+        head += f"Content-Type: {ctype}\r\nContent-Length: {len(body)}\r\n"
+    return head.encode() + b"\r\n" + body
+
+
+ATTACKS = {  # what sqlmap and its tamper scripts send, in every place an input can be
+    "quote and comment": (request("/items?id=1'%20AND%201=1--%20-"), "parameter id"),
+    "union": (request("/items?id=-1%20UNION%20ALL%20SELECT%20NULL,NULL--"), "parameter id"),
+    "double encoded": (request("/items?id=1%2527%2520OR%25201%253D1--"), "parameter id"),
+    "triple encoded": (request("/items?id=1%252527%252520OR%2525201%25253D1--"), "parameter id"),
+    "charencode tamper": (request("/items?id=%31%27%20%4F%52%20%31%3D%31%23"), "parameter id"),
+    "form body": (request("/login", b"user=admin'--&password=x"), "parameter user"),
+    "json body": (request("/api/notes", b'{"q": "1 union select password from users"}', "application/json"),
+                  "JSON value q"),
+    "cookie": (request("/", cookie="sid=1' or '1'='1"), "cookie sid"),
+    "user agent": (request("/", agent="Mozilla' AND SLEEP(5)-- x"), "header user-agent"),
+}
+BENIGN = {  # benign syntax a request model once took for attacks (issue #14)
+    "apostrophe": request("/search?name=O'Brien"),
+    "contraction": request("/search?q=don't%20stop%20believing"),
+    "double dash in text": request("/notes", b"text=well -- maybe not&title=a - b"),
+    "base64 cookie": request("/", cookie="session=eyJ1c2VyIjoiYm9iIn0=; theme=dark"),
+    "url in a parameter": request("/go?next=https%3A%2F%2Fexample.org%2Fa%3Fb%3D1%26c%3D2"),
+    "html in a post": request("/notes", b"text=<b>bold</b> and <a href='x'>link</a>"),
+    "non-ascii": request("/search?q=%C3%A9t%C3%A9%20%E2%80%94%20caf%C3%A9"),
+    "json": request("/api/notes", b'{"title": "Shopping", "done": false, "tags": ["a", "b"], "n": 3}',
+                    "application/json"),
+    "sort by descending": request("/items?id=42&page=2&sort=-date"),
+    "browser": request("/static/app.js?v=3", agent="Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0 Safari/537.36"),
+}
+
+
+@pytest.mark.parametrize("name", list(ATTACKS))
+def test_sql_injection_is_caught_where_it_is(name):
+    raw, where = ATTACKS[name]
+    hit = InjectionSignatures().match(parse_http_request(raw))
+    assert hit is not None and hit.kind == "sqli" and hit.where == where, hit
+    assert hit.fingerprint and hit.verdict == "sql-injection"
+    assert where in hit.reason and hit.fingerprint in hit.reason
+
+
+@pytest.mark.parametrize("name", list(BENIGN))
+def test_benign_syntax_is_left_alone(name):
+    assert InjectionSignatures(("sqli", "xss")).match(parse_http_request(BENIGN[name])) is None
+
+
+def test_xss_only_when_asked():
+    req = parse_http_request(request("/search?q=%3Cscript%3Ealert(1)%3C%2Fscript%3E"))
+    assert InjectionSignatures(("sqli",)).match(req) is None
+    hit = InjectionSignatures(("sqli", "xss")).match(req)
+    assert hit is not None and hit.kind == "xss" and hit.verdict == "xss" and hit.where == "parameter q"
+
+
+def test_a_huge_or_malformed_input_is_judged_not_crashed():
+    big = request("/upload", b"data=" + b"A" * 2_000_000 + b"' OR 1=1--")
+    assert InjectionSignatures().match(parse_http_request(big)) is None  # past the first 4096 characters
+    odd = request("/x?q=%ED%A0%80%FF%FE'%20or%201=1--", b'{"a": [1, {"b": "x\' or 1=1-- "}]', "application/json")
+    hit = InjectionSignatures().match(parse_http_request(odd))
+    assert hit is not None and hit.where == "parameter q"
+
+
+def test_unknown_kinds_are_refused_by_name():
+    with pytest.raises(SignatureError, match="unknown signature kind.*bogus.*sqli, xss"):
+        InjectionSignatures(("sqli", "bogus"))
+    assert not InjectionSignatures(())
+
+
+@pytest.mark.parametrize("raw,expected", [("sqli", ("sqli",)), ("sqli, xss", ("sqli", "xss")), ("none", ())])
+def test_the_setting(monkeypatch, raw, expected):
+    from antinex.pipeline.settings import signature_kinds
+
+    monkeypatch.setenv("ANTINEX_SIGNATURES", raw)
+    assert signature_kinds() == expected
+
+
+def test_the_setting_refuses_a_wrong_kind(monkeypatch):
+    from antinex.pipeline.settings import signature_kinds
+
+    monkeypatch.setenv("ANTINEX_SIGNATURES", "sqli,sqlx")
+    with pytest.raises(SettingError, match="ANTINEX_SIGNATURES.*sqlx is not one of sqli, xss, none"):
+        signature_kinds()
+    monkeypatch.delenv("ANTINEX_SIGNATURES")
+    assert signature_kinds() == ("sqli",)
+
+
+def conversation(port: int, raw: bytes, ts: float, client: str = "10.7.0.9") -> Conversation:
+    c = Conversation(client=(client, port))
+    c.handshake(ts)
+    c.send(ts + 0.01, "c", raw)
+    c.send(ts + 0.02, "s", response(200))
+    c.close(ts + 0.03)
+    return c
+
+
+def capture(path, raws: list[bytes]) -> None:
+    convs = [conversation(42000 + i, raw, 1_800_000_000.0 + i) for i, raw in enumerate(raws)]
+    wrpcap(str(path), sorted((p for c in convs for p in c.scapy_packets()), key=lambda p: float(p.time)))
+
+
+def test_the_analyzer_judges_with_signatures_and_without_a_model():
+    raws = [BENIGN["apostrophe"], ATTACKS["union"][0], BENIGN["json"]]
+    convs = [conversation(42000 + i, raw, 100.0 + i) for i, raw in enumerate(raws)]
+    analyzer = Analyzer(quick_profile())
+    for ts, row in sorted((p for c in convs for p in c.rows()), key=lambda p: p[0]):
+        analyzer.feed(ts, row)
+    analyzer.finish()
+    requests = analyzer.take_requests()
+    assert len(requests) == 3
+    assert Analyzer.judge(requests, None) == []  # nothing to judge with
+    verdicts = Analyzer.judge(requests, None, InjectionSignatures())
+    assert [(v.name, v.src_port) for v in verdicts] == [("sql-injection", 42001)]  # no model: hits only
+    assert verdicts[0].signature.sid == SIGNATURES["sql-injection"].sid == 1_500_002
+    assert verdicts[0].model.startswith("libinjection-python")
+
+
+def test_predict_reports_the_signature_and_writes_its_alert(tmp_path, request_model_store):
+    path, eve = tmp_path / "c.pcap", tmp_path / "eve.json"
+    capture(path, [BENIGN["contraction"], ATTACKS["quote and comment"][0], BENIGN["url in a parameter"],
+                   ATTACKS["double encoded"][0]])
+    proc = pcap("predict", str(path), "--store", str(request_model_store), "--json", "--eve", str(eve), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    by_port = {v["src_port"]: v for v in out["verdicts"] if v["kind"] == "request"}
+    assert sorted(by_port) == [42000, 42001, 42002, 42003]
+    for port in (42001, 42003):
+        v = by_port[port]
+        assert v["verdict"] == "sql-injection" and v["signature_id"] == 1_500_002, v
+        assert "libinjection: SQL injection" in v["reason"] and "parameter id" in v["reason"]
+        assert "the model: score" in v["reason"]  # the network's own opinion stays readable
+    assert out["summary"]["signatures"].startswith("sqli (libinjection-python")
+    assert out["summary"]["verdicts"].get("sql-injection") == 2
+    alerts = [json.loads(line) for line in eve.read_text().splitlines()]
+    sqli = [a for a in alerts if a["alert"]["signature_id"] == 1_500_002]
+    assert sorted(a["src_port"] for a in sqli) == [42001, 42003]
+    assert sqli[0]["alert"]["signature"] == SIGNATURES["sql-injection"].name
+
+    quiet = pcap("predict", str(path), "--store", str(request_model_store), "--json", "--signatures", "none",
+                 cwd=tmp_path)
+    assert quiet.returncode == 0, quiet.stderr
+    summary = json.loads(quiet.stdout)["summary"]
+    assert summary["signatures"] is None and "sql-injection" not in summary["verdicts"]
+
+
+def test_predict_refuses_an_unknown_signature_kind(tmp_path, request_model_store):
+    path = tmp_path / "c.pcap"
+    capture(path, [BENIGN["apostrophe"]])
+    proc = pcap("predict", str(path), "--store", str(request_model_store), "--signatures", "sqli,rce",
+                cwd=tmp_path)
+    assert proc.returncode == 2 and "--signatures" in proc.stderr and "'sqli,rce'" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr
+    env_proc = pcap("predict", str(path), "--store", str(request_model_store), cwd=tmp_path,
+                    env={"ANTINEX_SIGNATURES": "rce"})
+    assert_clear_error(env_proc, "ANTINEX_SIGNATURES", "rce is not one of")
+
+
+def test_live_alerts_come_from_the_signatures_when_no_model_is_stored(tmp_path):
+    out = tmp_path / "eve.json"
+    writer = AlertWriter([EveFile(out)])
+    live = LiveVerdicts(writer, quick_profile(), load_scorer=lambda: None, signatures=InjectionSignatures(),
+                        tick_after=0.2)
+    convs = [conversation(43000 + i, raw, 1_800_000_000.0 + i)
+             for i, raw in enumerate([BENIGN["base64 cookie"], ATTACKS["cookie"][0]])]
+    live.feed_batch(sorted((p for c in convs for p in c.rows()), key=lambda p: p[0]))
+    deadline = time.time() + 10
+    while not writer.written and time.time() < deadline:
+        time.sleep(0.05)
+    live.close()
+    writer.close()
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(r["antinex"]["verdict"], r["src_port"]) for r in records] == [("sql-injection", 43001)]
+    assert live.judged == 2
