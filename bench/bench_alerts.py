@@ -33,6 +33,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from antinex.pipeline.injection import InjectionSignatures
+
 ROOT = Path(__file__).resolve().parent.parent
 
 SQLI = (b"GET /search?q=notes%27%20AND%201%3D1%20UNION%20ALL%20SELECT%20NULL%2CCONCAT%280x71%2C0x7178%29--%20- "
@@ -151,13 +153,37 @@ def live_latency(url: str, frames: list[bytes], store_dir: Path | None, tmp: Pat
     live = None
     if store_dir is not None:
         scorer, profile = load_detector(default_model_name(), str(store_dir))  # loaded before the clock starts
-        live = LiveVerdicts(TimedWriter([EveFile(tmp / "eve.json")]), profile, scorer=scorer)
+        live = LiveVerdicts(TimedWriter([EveFile(tmp / "eve.json")]), profile, scorer=scorer,
+                            signatures=InjectionSignatures())  # as the subscriber runs by default
     sub = Timed(url, tmp / ("rows" if live else "rows-off"), "bench", verdicts=live)
     agent = multiprocessing.Process(target=_publish, args=(url, frames, 1000.0))
     agent.start()
     sub.run(stop_after=len(frames), idle_timeout=20)
     agent.join()
     return alert_lat, to_disk
+
+
+def judge_throughput(store_dir: Path, n: int) -> tuple[float, float]:
+    """(requests/s judged by the model and the injection signatures, by the model alone) on the same
+    requests (a third SQL injection, a third form posts, a third plain pages), batches of 256, best of three."""
+    from antinex.pipeline.analyzer import Analyzer
+    from antinex.pipeline.http_message import parse_http_request
+    from antinex.pipeline.pcap import load_detector
+    from antinex.utils.cli import default_model_name
+
+    form = (b"POST /notes HTTP/1.1\r\nHost: app\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+            b"Content-Length: 40\r\nCookie: session=eyJ1c2VyIjoiYm9iIn0=\r\n\r\ntitle=O'Brien's+notes&text=well+--+maybe")
+    requests = [parse_http_request((SQLI, form, NORMAL)[i % 3]) for i in range(n)]
+    scorer, _ = load_detector(default_model_name(), str(store_dir))
+    signatures = InjectionSignatures()
+    best = {True: float("inf"), False: float("inf")}
+    for _ in range(3):
+        for with_sigs in (True, False):
+            t = time.perf_counter()
+            for i in range(0, n, 256):
+                Analyzer.judge(requests[i:i + 256], scorer, signatures if with_sigs else None)
+            best[with_sigs] = min(best[with_sigs], time.perf_counter() - t)
+    return n / best[True], n / best[False]
 
 
 def analyzer_throughput(frames: list[bytes]) -> tuple[float, float]:
@@ -195,10 +221,12 @@ def run(quick: bool = False) -> list[dict]:
         train_detector(store)
         _, rows_only = live_latency(url, frames, None, tmp)  # the baseline: alerts off
         alerts, to_disk = live_latency(url, frames, store, tmp)
+        j_sigs, j_model = judge_throughput(store, 3_000 if quick else 12_000)
     a_rate, f_rate = analyzer_throughput(traffic(20_000 if not quick else 5_000))
     d95 = _pct(rows_only, 0.95) * 1000
     rows = []
-    for name, label in (("request-attack", "request model"), ("brute-force", "brute-force rule")):
+    for name, label in (("request-attack", "request model"), ("sql-injection", "injection signature"),
+                        ("brute-force", "brute-force rule")):
         lat = alerts.get(name) or []
         if not lat:
             continue
@@ -208,7 +236,8 @@ def run(quick: bool = False) -> list[dict]:
                      "ratio": p95 / d95,
                      "notes": f"{len(lat)} alerts, p50 {p50:.1f} ms; subscriber: row on disk, queued to the "
                               "verdict thread: analyzer"
-                              + (", quick-start detector" if name == "request-attack" else ", rules")
+                              + {"request-attack": ", quick-start detector", "sql-injection": ", quick-start "
+                                 "detector and injection signatures"}.get(name, ", rules")
                               + ", EVE line written"})
     c95 = _pct(to_disk, 0.95) * 1000
     rows.append({"name": "capture→CSV p95 at 1,000 pkt/s with the alerts on", "value": c95, "unit": "ms",
@@ -216,6 +245,11 @@ def run(quick: bool = False) -> list[dict]:
                  "ratio": c95 / d95, "notes": f"{len(to_disk)} packets, p50 {statistics.median(to_disk) * 1000:.1f} ms "
                                               f"(alerts off: p50 {statistics.median(rows_only) * 1000:.1f} ms): what the "
                                               "analyzer's thread costs the rows' own path"})
+    rows.append({"name": "requests judged per second: quick-start detector and injection signatures", "value": j_sigs,
+                 "unit": "req/s", "baseline_name": "the quick-start detector alone (same requests)",
+                 "baseline_value": j_model, "ratio": j_sigs / j_model,
+                 "notes": "one core, batches of 256, best of three; a third SQL injection, a third form posts with "
+                          "apostrophes and '--', a third plain pages: what libinjection adds to each request"})
     rows.append({"name": "analyzer throughput (frames → rows → flows, requests, rules)", "value": a_rate,
                  "unit": "pkt/s", "baseline_name": "struct fast path alone (frames → rows)", "baseline_value": f_rate,
                  "ratio": a_rate / f_rate,
