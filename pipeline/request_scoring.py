@@ -83,11 +83,11 @@ def _num(v: float) -> str:
 class ModelRequestScorer:
     """Scores requests with a classification model of the store (``TrainedModel``)."""
 
-    threshold = 0.5  # the model's own decision (``TrainedModel.decode``); named in the reasons
-
     def __init__(self, trained):
         ref = trained.model_ref or {}
         self.trained = trained
+        # the model's own decision (the request's ``threshold``, TrainedModel.decode); named in the reasons
+        self.threshold = float(getattr(trained, "threshold", 0.5))
         self.name = f"{ref.get('name') or trained.request.get('label', 'model')} ({str(ref.get('checksum', ''))[:12]})"
         if trained.ml_type != "classification":
             raise ModelError(f"model {ref.get('name')!r} is a {trained.ml_type} model, not a request detector")

@@ -15,6 +15,7 @@ from antinex.pipeline.injection import InjectionSignatures, SignatureError
 from antinex.pipeline.live_verdicts import LiveVerdicts
 from antinex.pipeline.verdicts import SIGNATURES
 from antinex.utils.config import SettingError
+from antinex.utils.data import DEFAULT_REQUEST
 
 from .tcpcraft import Conversation, response
 from .test_live_verdicts import quick_profile
@@ -157,6 +158,8 @@ def test_predict_reports_the_signature_and_writes_its_alert(tmp_path, request_mo
         assert v["verdict"] == "sql-injection" and v["signature_id"] == 1_500_002, v
         assert "libinjection: SQL injection" in v["reason"] and "parameter id" in v["reason"]
         assert "the model: score" in v["reason"]  # the network's own opinion stays readable
+    threshold = json.loads(DEFAULT_REQUEST.read_text())["threshold"]  # the shipped request's own decision
+    assert f"{threshold:.2f}" in by_port[42000]["reason"], by_port[42000]  # "score 0.12 < 0.80", not 0.50
     assert out["summary"]["signatures"].startswith("sqli (libinjection-python")
     assert out["summary"]["verdicts"].get("sql-injection") == 2
     alerts = [json.loads(line) for line in eve.read_text().splitlines()]
