@@ -1,8 +1,8 @@
 """run-all.sh --docker on bad input: a clear message, exit 1, nothing left running.
 
 A missing or malformed env file, placeholder secrets, an engine that is
-down, a port in use and a build that fails are each refused before anything
-starts (or with everything stopped again).
+down, a port in use, too little disk for the build and a build that fails
+are each refused before anything starts (or with everything stopped again).
 """
 from __future__ import annotations
 
@@ -73,6 +73,17 @@ def test_a_port_in_use(stack):
         busy.bind(("127.0.0.1", stack.port))
         busy.listen(1)
         refused(stack.up(), f"port {stack.port}", "is in use", "ANTINEX_API_PORT")
+    assert not project_containers(stack.project)
+
+
+@pytest.mark.docker
+def test_too_little_room_for_the_build(stack):
+    """A cold build needs gigabytes: too little room is said before the build starts, not half-way through."""
+    require_engine()
+    proc = stack.script("run-all.sh", "--docker", "--env-file", str(stack.env_file), timeout=1800,
+                        ANTINEX_BUILD_MIN_FREE_GB="1000000")
+    refused(proc, "GB free under", "needs about 1000000 GB", "ANTINEX_BUILD_MIN_FREE_GB")
+    assert "docker-build.log" not in proc.stderr  # the build never started
     assert not project_containers(stack.project)
 
 
