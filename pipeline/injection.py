@@ -111,7 +111,7 @@ def request_inputs(req: HttpRequest) -> Iterator[tuple[str, str]]:
 
 def _candidates(text: str) -> Iterable[str]:
     """The input as parsed, then decoded again while that changes it (at most :data:`MAX_DECODES` times)."""
-    out = [text[:MAX_INPUT]]
+    out = [text[:MAX_INPUT].encode("utf-8", "replace").decode("utf-8")]  # no lone surrogates for the tokenizer
     for _ in range(MAX_DECODES):
         again = unquote(out[-1])
         if again == out[-1]:
@@ -144,7 +144,6 @@ class InjectionSignatures:
             if not text:
                 continue
             for candidate in _candidates(text):
-                candidate = candidate.encode("utf-8", "replace").decode("utf-8")  # no lone surrogates
                 if sqli and where != "path":
                     found = libinjection.is_sql_injection(candidate)
                     if found["is_sqli"]:

@@ -35,8 +35,7 @@ from typing import Iterator
 from antinex.pipeline.capture_file import CaptureFileError, check_capture, describe_open_error, timed_frames
 from antinex.pipeline.flatten import MODES, packet_to_row, rows_to_frame
 from antinex.pipeline.injection import KINDS as SIGNATURE_KINDS
-from antinex.pipeline.injection import VERDICT_NAMES, InjectionSignatures
-from antinex.pipeline.settings import signature_kinds
+from antinex.pipeline.injection import VERDICT_NAMES, InjectionSignatures, from_settings
 
 _capture_error = describe_open_error  # the former name, kept for callers
 # TensorFlow's start-up chatter would break the one-line errors and --json on stdout's neighbour;
@@ -286,7 +285,7 @@ def cmd_predict(args) -> int:
         from antinex.pipeline.profile import load_profile
 
         load_profile(args.profile)  # a bad profile file fails before the model's (slow) load
-    signatures = InjectionSignatures(args.signatures if args.signatures is not None else signature_kinds())
+    signatures = InjectionSignatures(args.signatures) if args.signatures is not None else from_settings()
     scorer, profile = load_detector(args.model, args.store, args.profile)
     result = analyze_capture(args.file, profile=profile, scorer=scorer, signatures=signatures,
                              allow_truncated=args.allow_truncated,

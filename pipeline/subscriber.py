@@ -212,7 +212,7 @@ def live_verdicts_from_env():
     """The analyzer and alert sinks the environment asks for (pipeline/settings.py)."""
     from antinex.pipeline import settings as vs
     from antinex.pipeline.eve import AlertWriter, EveFile, RedisList, Syslog
-    from antinex.pipeline.injection import InjectionSignatures
+    from antinex.pipeline.injection import from_settings
     from antinex.pipeline.live_verdicts import LiveVerdicts, model_loader, stored_profile
     from antinex.pipeline.profile import load_profile
     from antinex.pipeline.suppression import Suppression
@@ -225,7 +225,7 @@ def live_verdicts_from_env():
         sinks.append(RedisList(vs.redis_url(), vs.redis_key(), vs.redis_max()))
     if vs.syslog_address():
         sinks.append(Syslog(vs.syslog_address(), vs.syslog_facility()))
-    signatures = InjectionSignatures(vs.signature_kinds())
+    signatures = from_settings()
     live = LiveVerdicts(AlertWriter(sinks, suppression), profile, load_scorer=model_loader(store, model),
                         signatures=signatures, tick_after=vs.tick_after())
     log.info("alerts to %s%s; request model %r from %s; injection signatures %s; flow profile %s (%s)",

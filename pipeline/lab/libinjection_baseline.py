@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from antinex.pipeline.http_message import parse_http_request
-from antinex.pipeline.injection import InjectionSignatures, SignatureError
+from antinex.pipeline.injection import InjectionSignatures, SignatureError, version
 
 PACKAGE = "libinjection-python"
 
@@ -24,8 +24,8 @@ PACKAGE = "libinjection-python"
 def available() -> bool:
     """Whether the libinjection wrapper is installed."""
     try:
-        import libinjection  # noqa: F401
-    except ImportError:
+        version()
+    except SignatureError:
         return False
     return True
 
