@@ -140,7 +140,7 @@ def cmd_report(args) -> int:
              packets=Path(args.packets) if args.packets else None,
              holdout_clients=_csv_list(args.holdout_clients), seeds=seeds, epochs=args.epochs,
              request_bodies=_bodies(args.detector), packet_bodies=_bodies(args.packet_detector),
-             crs_levels=levels, mutations=_csv_list(args.mutations), families=_csv_list(args.families) or None,
+             crs_levels=levels, crs_allowed_methods=tuple(args.crs_allowed_methods.split()), mutations=_csv_list(args.mutations), families=_csv_list(args.families) or None,
              zap_dir=Path(args.zap) if args.zap else None,
              recording=Path(args.recording) if args.recording else None)
     print((Path(args.out) / "report.md").read_text())
@@ -193,6 +193,9 @@ def main(argv: list[str] | None = None) -> int:
                           "request-packets.json)")
     rep.add_argument("--crs", default="", help="ModSecurity CRS paranoia levels to replay the requests to, "
                                                "e.g. 1,2,3,4 (needs apache2 and modsecurity-crs)")
+    rep.add_argument("--crs-allowed-methods", default="", metavar="'GET HEAD POST ...'",
+                     help="also replay at paranoia level 1 with CRS's tx.allowed_methods set to these methods "
+                          "(crs-pl1-tuned: a CRS configured for an API that uses PUT, PATCH, DELETE)")
     rep.add_argument("--mutations", default="percent,double,case,whitespace,all",
                      help="rewrite held-out attack requests this way and score them again ('' for none)")
     rep.add_argument("--families", default="", help="only these held-out families (default: all)")

@@ -154,15 +154,25 @@ class CrsServer:
     ``single_pass=False``: one port per paranoia level, each a plain CRS at
     that level (the reference: tests check that both give the same verdicts).
     ``modsecurity=False`` starts the same Apache without ModSecurity (the
-    benchmark's baseline). Started as root, Apache runs as ``nobody``: it
-    needs no privilege (ports above 1024, files in its own temp dir).
+    benchmark's baseline). ``allowed_methods`` (e.g. ``GET HEAD POST OPTIONS
+    PUT PATCH DELETE``) sets CRS's ``tx.allowed_methods`` as an operator of a
+    JSON API would in crs-setup.conf (rule 911100 flags any other method; the
+    CRS's default allows ``GET HEAD POST OPTIONS``). Started as root, Apache
+    runs as ``nobody``: it needs no privilege (ports above 1024, files in its
+    own temp dir).
     """
 
     def __init__(self, levels: Sequence[int] = LEVELS, *, single_pass: bool = True, modsecurity: bool = True,
-                 threads: int = 32, timeout: int = 10, install: Installation | None = None, keep: bool = False):
+                 threads: int = 32, timeout: int = 10, install: Installation | None = None, keep: bool = False,
+                 allowed_methods: Sequence[str] | None = None):
         bad = [lv for lv in levels if lv not in LEVELS]
         if bad or not levels:
             raise ValueError(f"levels: paranoia levels are 1-4, got {list(levels)}")
+        methods = tuple(allowed_methods or ())
+        wrong = [m for m in methods if not re.fullmatch(r"[A-Z]{1,20}", m)]
+        if wrong or (allowed_methods is not None and not methods):
+            raise ValueError(f"allowed_methods: HTTP methods in capitals (e.g. GET HEAD POST), got {list(methods)}")
+        self.allowed_methods = methods
         self.levels = tuple(sorted(set(levels)))
         self.single_pass = single_pass
         self.modsecurity = modsecurity
@@ -196,6 +206,9 @@ class CrsServer:
                 f'SecRule SERVER_PORT "@eq {p.port}" "id:{10001 + k},phase:1,pass,nolog,t:none,'
                 f'setvar:tx.paranoia_level={min(p.levels)},setvar:tx.executing_paranoia_level={p.executing}"'
                 for k, p in enumerate(passes))
+            if self.allowed_methods:  # before CRS's 901160, which sets the default only when unset
+                rules += (f'\nSecAction "id:10100,phase:1,pass,nolog,t:none,'
+                          f"setvar:'tx.allowed_methods={' '.join(self.allowed_methods)}'\"")
             modsec = _Conf((CONF_DIR / "modsecurity.conf").read_text()).substitute(
                 common, crs_setup=self.install.crs_setup, crs_etc=self.install.crs_etc,
                 crs_rules=self.install.crs_rules, unicode_mapping=self.install.unicode_mapping,
@@ -287,6 +300,8 @@ class CrsServer:
     def fingerprint(self) -> str:
         """What a verdict depends on besides the request: versions, our templates, the CRS's local files."""
         h = hashlib.sha256(f"{CACHE_FORMAT}|{self.modsecurity}|".encode())
+        if self.allowed_methods:  # (only then: the defaults' cached verdicts stay valid)
+            h.update(f"allowed_methods={' '.join(self.allowed_methods)}|".encode())
         h.update(json.dumps(self.versions, sort_keys=True).encode())
         files = [CONF_DIR / "httpd.conf", CONF_DIR / "modsecurity.conf", CONF_DIR / "handler.lua",
                  Path(self.install.crs_setup), Path(self.install.crs_etc, "REQUEST-900-EXCLUSION-RULES-BEFORE-CRS.conf"),
@@ -702,7 +717,7 @@ def _frame(prepared, unique, results, levels) -> pd.DataFrame:
 
 
 def crs_verdicts(requests: Sequence[bytes | object], levels: Sequence[int] = LEVELS, *, single_pass: bool = True,
-                 threads: int = 32, **kw) -> CrsRun:
+                 threads: int = 32, allowed_methods: Sequence[str] | None = None, **kw) -> CrsRun:
     """Start a server for ``levels``, replay ``requests`` (see :func:`replay` for ``kw``), stop it."""
-    with CrsServer(levels, single_pass=single_pass, threads=threads) as server:
+    with CrsServer(levels, single_pass=single_pass, threads=threads, allowed_methods=allowed_methods) as server:
         return replay(server, requests, **kw)

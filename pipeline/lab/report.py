@@ -242,11 +242,14 @@ def overall(folds: dict) -> dict:
     return out
 
 
-def signature_columns(df: pd.DataFrame, levels: tuple[int, ...], cache: Path | None = None) -> tuple[list, dict]:
+def signature_columns(df: pd.DataFrame, levels: tuple[int, ...], cache: Path | None = None,
+                      allowed_methods: tuple[str, ...] = ()) -> tuple[list, dict]:
     """Verdict columns of the signature baselines for every request, computed once (they do not train):
     ModSecurity with the OWASP CRS at each paranoia level (``crs_pl<N>``), replayed to a real Apache
     (:mod:`antinex.pipeline.lab.crs_report`), and libinjection when it is installed (``libinj``).
-    Returns the detectors reading them and what ran (versions)."""
+    With ``allowed_methods``, paranoia level 1 once more with the CRS told the application's methods
+    (``crs-pl1-tuned``: what an operator of a JSON API configures). Returns the detectors reading them
+    and what ran (versions)."""
     from antinex.pipeline.lab.crs_report import evaluate_crs
 
     verdicts, summary = evaluate_crs(df, levels=levels, group_column=None, cache=cache)
@@ -254,6 +257,12 @@ def signature_columns(df: pd.DataFrame, levels: tuple[int, ...], cache: Path | N
     for level in levels:
         df[f"crs_pl{level}"] = verdicts[f"crs_pl{level}_flagged"].reindex(df.index).fillna(False).astype(int)
         dets.append(FixedVerdicts(f"crs-pl{level}", f"crs_pl{level}"))
+    if allowed_methods:
+        tuned, _ = evaluate_crs(df, levels=(1,), group_column=None, cache=cache, libinjection=False,
+                                allowed_methods=allowed_methods)
+        df["crs_pl1_tuned"] = tuned["crs_pl1_flagged"].reindex(df.index).fillna(False).astype(int)
+        dets.append(FixedVerdicts("crs-pl1-tuned", "crs_pl1_tuned"))
+        summary.setdefault("meta", {})["allowed_methods"] = list(allowed_methods)
     if "libinj_flagged" in verdicts.columns:
         df["libinj"] = verdicts["libinj_flagged"].reindex(df.index).fillna(False).astype(int)
         dets.append(FixedVerdicts("libinjection", "libinj"))
@@ -319,6 +328,7 @@ def evaluate(out: Path, *, requests: Path | None = None, packets: Path | None = 
              holdout_clients: tuple[str, ...] = DEFAULT_HOLDOUT_CLIENTS, seeds: tuple[int, ...] = DEFAULT_SEEDS,
              epochs: int | None = None, request_bodies: dict[str, dict] | None = None,
              packet_bodies: dict[str, dict] | None = None, crs_levels: tuple[int, ...] = (),
+             crs_allowed_methods: tuple[str, ...] = (),
              mutations: tuple[str, ...] = (), families: tuple[str, ...] | None = None,
              zap_dir: Path | None = None, recording: Path | None = None, progress: bool = True) -> dict:
     """Run the protocol on the given datasets; writes report.md, report.json and plots to ``out``.
@@ -331,6 +341,11 @@ def evaluate(out: Path, *, requests: Path | None = None, packets: Path | None = 
                          "a recording (--recording), or several")
     if not seeds:
         raise ValueError("at least one seed")
+    if crs_allowed_methods and not crs_levels:
+        raise ValueError("--crs-allowed-methods: a second CRS pass needs the first (--crs 1,2,3,4)")
+    if any(not m.isascii() or not m.isalpha() or not m.isupper() for m in crs_allowed_methods):
+        raise ValueError(f"--crs-allowed-methods: HTTP methods in capitals, e.g. 'GET HEAD POST OPTIONS PUT PATCH "
+                         f"DELETE', got {' '.join(crs_allowed_methods)!r}")
     from antinex.utils.data import DEFAULT_REQUEST, PACKET_REQUEST
 
     out.mkdir(parents=True, exist_ok=True)
@@ -344,7 +359,8 @@ def evaluate(out: Path, *, requests: Path | None = None, packets: Path | None = 
         bodies = request_bodies or {SHIPPED: json.loads(DEFAULT_REQUEST.read_text())}
         dets = default_detectors("request", df, bodies, epochs, results["skipped"])
         if crs_levels:
-            signatures, results["signatures"] = signature_columns(df, crs_levels, out / "crs_cache.sqlite")
+            signatures, results["signatures"] = signature_columns(df, crs_levels, out / "crs_cache.sqlite",
+                                                                  crs_allowed_methods)
             dets += signatures
         plan.append(Unit("request", df, dets))
     if packets is not None:

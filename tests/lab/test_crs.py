@@ -245,6 +245,29 @@ def test_cache_keeps_verdicts_per_configuration(single, per_level, tmp_path):
         assert plain.fingerprint() != single.fingerprint()
 
 
+def test_allowed_methods_tune_the_crs_for_an_api(single):
+    """A JSON API's PUT and DELETE are flagged by the default CRS (rule 911100); told the application's
+    methods, the CRS lets them through and still flags the same attack sent by PUT."""
+    from antinex.pipeline.lab.crs import CrsServer, replay
+
+    js = "application/json"
+    reqs = [post("/api/notes/3", b'{"title": "weekly plan"}', js).replace(b"POST ", b"PUT ", 1),
+            get("/api/notes/3").replace(b"GET ", b"DELETE ", 1),
+            post("/api/notes/3", b'{"title": "1\' UNION SELECT password FROM users--"}', js).replace(b"POST ", b"PUT ", 1)]
+    default = replay(single, reqs)
+    assert default.flagged(1).tolist() == [True, True, True]
+    assert all("911100" in rules for rules in default.verdicts["crs_pl1_rules"][:2])
+    with CrsServer((1,), threads=4, allowed_methods=("GET", "HEAD", "POST", "OPTIONS", "PUT", "PATCH",
+                                                       "DELETE")) as tuned:
+        assert tuned.fingerprint() != single.fingerprint()  # its verdicts are cached apart
+        run = replay(tuned, reqs)
+    assert run.flagged(1).tolist() == [False, False, True]
+    assert not any("911100" in rules for rules in run.verdicts["crs_pl1_rules"])
+    for bad in ((), ("get",), ("GET; rm",)):
+        with pytest.raises(ValueError, match="allowed_methods"):
+            CrsServer((1,), allowed_methods=bad)
+
+
 def test_http_request_objects_and_duplicates(single):
     from antinex.pipeline.lab.crs import replay
 

@@ -160,9 +160,17 @@ def test_report_replays_the_requests_to_modsecurity_crs(tmp_path):
     dataset(n=12).to_csv(path, index=False)
     body = {"label": "t", "features_to_process": ["payload_len", "n_quote"], "epochs": 2}
     res = evaluate(tmp_path / "out", requests=path, holdout_clients=("curl",), seeds=(7,), crs_levels=(1, 4),
+                   crs_allowed_methods=("GET", "HEAD", "POST", "PUT", "DELETE"),
                    request_bodies={"antinex": body}, families=("xss",), progress=False)
     xss = res["units"]["request"]["folds"]["xss"]["detectors"]
-    assert {"crs-pl1", "crs-pl4"} <= set(xss)
+    assert {"crs-pl1", "crs-pl4", "crs-pl1-tuned"} <= set(xss)
+    assert res["signatures"]["meta"]["allowed_methods"] == ["GET", "HEAD", "POST", "PUT", "DELETE"]
+    # these requests are all GETs: the methods change nothing here
+    assert xss["crs-pl1-tuned"]["seeds"]["7"] == xss["crs-pl1"]["seeds"]["7"]
+    for kw, message in (({"crs_allowed_methods": ("PUT",)}, "needs the first"),
+                        ({"crs_levels": (1,), "crs_allowed_methods": ("get",)}, "in capitals")):
+        with pytest.raises(ValueError, match=message):
+            evaluate(tmp_path / "bad", requests=path, seeds=(7,), progress=False, **kw)
     # script tags are what the CRS was written for; PL4 flags at least what PL1 does
     assert xss["crs-pl1"]["recall"]["mean"] > 0.9
     assert xss["crs-pl4"]["seeds"]["7"]["tp"] >= xss["crs-pl1"]["seeds"]["7"]["tp"]
