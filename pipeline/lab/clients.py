@@ -9,7 +9,10 @@
     api-client       a JSON API client on urllib: bearer tokens, nested JSON, PUT/PATCH/DELETE, base64 cookies
 
 They visit every target app (``notes``, ``spa``, ``forms``) with the content
-of ``content.py``. In the lab each kind runs in its own namespace, so the
+of ``content.py``, and after each visit every kind also reads one of the app's
+public pages (``content.PAGES``) and, but for the browser, asks HEAD of
+another, as link checkers, monitors and ``curl -I`` do: every page and method
+of an app is one more than one kind of client uses. In the lab each kind runs in its own namespace, so the
 client of every packet is known by its address.
 
     python -m antinex.pipeline.lab.clients KIND --target notes-wsgi=http://10.77.0.10:8080 [...] --seconds 60 --seed 1
@@ -64,8 +67,10 @@ class Client:
         while time.time() < until:
             name = names[(start + visit) % len(names)]
             visit += 1
+            app = name.split("-")[0]
             try:
-                self.act(name.split("-")[0], self.targets[name])
+                self.act(app, self.targets[name])
+                self.look(app, self.targets[name])
             except Exception as exc:  # one failed visit must not end the client: count it, go on
                 self.errors += 1
                 print(f"{self.kind}: {name}: {type(exc).__name__}: {exc}", file=sys.stderr)
@@ -73,6 +78,18 @@ class Client:
             time.sleep(self.rng.uniform(0.2, 1.0))  # think time between visits
 
     def act(self, app: str, base: str) -> None:
+        raise NotImplementedError
+
+    heads = True  # whether this kind of client sends HEAD requests (browsers never do)
+
+    def look(self, app: str, base: str) -> None:
+        """Read one of the app's public pages and, where the client does, ask HEAD of another."""
+        self.fetch("GET", base + content.page(app, self.rng))
+        if self.heads:
+            self.fetch("HEAD", base + content.page(app, self.rng))
+
+    def fetch(self, method: str, url: str) -> None:
+        """One plain request of ``url`` with this client's own defaults, the answer discarded."""
         raise NotImplementedError
 
     def close(self) -> None:
@@ -109,6 +126,9 @@ class Curl(CommandLineClient):
     def version() -> str:
         return _first_line(["curl", "--version"])
 
+    def fetch(self, method: str, url: str) -> None:
+        self.sh("-sS", "--max-time", "10", "-o", "/dev/null", *(("-I",) if method == "HEAD" else ()), url)
+
     def act(self, app: str, base: str) -> None:
         r, jar = self.rng, str(self.work / f"curl-{app}.jar")
         user, password = self.user()
@@ -131,12 +151,14 @@ class Curl(CommandLineClient):
             out = self.sh(*q, "-H", "Content-Type: application/json", "-d",
                           json.dumps({"username": user, "password": password}), f"{base}/api/login")
             auth = f"Authorization: Bearer {json.loads(out)['token']}"
-            self.sh(*q, "-H", auth, "-H", "Content-Type: application/json", "-d",
-                    json.dumps(content.note_json(r), ensure_ascii=r.random() < 0.5), f"{base}/api/notes")
+            made = self.sh(*q, "-H", auth, "-H", "Content-Type: application/json", "-d",
+                           json.dumps(content.note_json(r), ensure_ascii=r.random() < 0.5), f"{base}/api/notes")
             self.sh(*q, "-H", auth, f"{base}/api/notes?page=1")
             self.sh(*q, "-G", "--data-urlencode", f"q={content.search_term(r)}", f"{base}/api/search")
             self.sh(*q, "-X", "PATCH", "-H", auth, "-H", "Content-Type: application/json", "-d",
                     json.dumps({"bio": content.comment(r), "links": [content.url(r)]}), f"{base}/api/me")
+            if r.random() < 0.5:
+                self.sh(*q, "-o", "/dev/null", "-X", "DELETE", "-H", auth, f"{base}/api/notes/{json.loads(made)['id']}")
         else:
             page = self.sh(*q, "-c", jar, f"{base}/login")
             token = CSRF_FIELD.search(page).group(1)
@@ -156,6 +178,10 @@ class Wget(CommandLineClient):
     def version() -> str:
         return _first_line(["wget", "--version"])
 
+    def fetch(self, method: str, url: str) -> None:
+        # --spider asks HEAD first, as link checkers run on wget do
+        self.sh("-q", "-T", "10", "-t", "1", *(("--spider",) if method == "HEAD" else ("-O", "/dev/null")), url)
+
     def act(self, app: str, base: str) -> None:
         r, jar = self.rng, str(self.work / f"wget-{app}.cookies")
         user, password = self.user()
@@ -173,6 +199,15 @@ class Wget(CommandLineClient):
         elif app == "spa":
             self.sh(*q, "-O", "/dev/null", "-p", f"{base}/")
             self.sh(*q, "-O", "/dev/null", f"{base}/api/search?q={term}")
+            if r.random() < 0.5:  # a script on wget: log in, file a note, sometimes take it back
+                js = "--header=Content-Type: application/json"
+                out = self.sh(*q, "-O", "-", js, "--post-data", json.dumps({"username": user, "password": password}),
+                              f"{base}/api/login")
+                auth = f"--header=Authorization: Bearer {json.loads(out)['token']}"
+                out = self.sh(*q, "-O", "-", js, auth, "--post-data", json.dumps(content.note_json(r)),
+                              f"{base}/api/notes")
+                if r.random() < 0.6:
+                    self.sh(*q, "-O", "/dev/null", auth, "--method=DELETE", f"{base}/api/notes/{json.loads(out)['id']}")
         else:
             page = self.sh(*q, "-O", "-", "--save-cookies", jar, "--keep-session-cookies", f"{base}/login")
             token = CSRF_FIELD.search(page).group(1)
@@ -189,6 +224,9 @@ class Httpie(CommandLineClient):
     @staticmethod
     def version() -> str:
         return "httpie " + _first_line(["http", "--version"])
+
+    def fetch(self, method: str, url: str) -> None:
+        self.sh("--ignore-stdin", "--timeout", "10", "--print", "b", method, url)
 
     def act(self, app: str, base: str) -> None:
         r = self.rng
@@ -242,6 +280,12 @@ class PythonRequests(Client):
         self.requests += 1
         return s.post(url, timeout=10, **kw)
 
+    def fetch(self, method: str, url: str) -> None:
+        import requests
+
+        self.requests += 1
+        requests.request(method, url, timeout=10).close()
+
     def act(self, app: str, base: str) -> None:
         import requests
 
@@ -259,9 +303,15 @@ class PythonRequests(Client):
             elif app == "spa":
                 tok = self.post(s, f"{base}/api/login", json={"username": user, "password": password}).json()["token"]
                 s.headers["Authorization"] = f"Bearer {tok}"
-                self.post(s, f"{base}/api/notes", json=content.note_json(r))
+                nid = self.post(s, f"{base}/api/notes", json=content.note_json(r)).json()["id"]
                 self.get(s, f"{base}/api/notes", params={"page": 1, "tag": r.choice(content.WORDS)})
                 self.get(s, f"{base}/api/search", params={"q": content.search_term(r)})
+                if r.random() < 0.5:
+                    self.requests += 1
+                    s.put(f"{base}/api/notes/{nid}", json=content.note_json(r), timeout=10)
+                if r.random() < 0.5:
+                    self.requests += 1
+                    s.delete(f"{base}/api/notes/{nid}", timeout=10)
             else:
                 token = CSRF_FIELD.search(self.get(s, f"{base}/login").text).group(1)
                 self.post(s, f"{base}/login", data={"csrfmiddlewaretoken": token, "username": user,
@@ -310,6 +360,9 @@ class ApiClient(Client):
         except ValueError:
             return None
 
+    def fetch(self, method: str, url: str) -> None:
+        self.call(method, url)
+
     def act(self, app: str, base: str) -> None:
         r = self.rng
         user, password = self.user()
@@ -341,6 +394,7 @@ class Browser(Client):
     """Headless Chromium through Selenium and Debian's chromedriver (never downloads a driver)."""
 
     kind = "browser"
+    heads = False
 
     def __init__(self, targets, rng, workdir):
         super().__init__(targets, rng, workdir)
@@ -462,6 +516,9 @@ class Browser(Client):
 
             self.wait(ec.staleness_of(page))
             self.open(f"{base}/users/user{r.randint(0, 9)}")
+
+    def fetch(self, method: str, url: str) -> None:
+        self.open(url)  # a browser only GETs: a page typed in or followed from a bookmark
 
 
 CLIENTS: dict[str, type[Client]] = {c.kind: c for c in (Browser, Curl, Wget, Httpie, PythonRequests, ApiClient)}

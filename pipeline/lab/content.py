@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import random
+import urllib.parse
 
 SEARCHES = (
     "O'Brien", "don't panic", '"exact phrase"', "rock 'n' roll", "Côte d'Azur", "Müller & Söhne", "naïve café",
@@ -68,6 +69,23 @@ UPLOADS = (
     ("snippet.sql", "application/sql"), ("page.html", "text/html"), ("script.sh", "text/x-sh"),
     ("photo.png", "image/png"), ("résumé.txt", "text/plain"),
 )
+
+
+# Each app's public pages, which any client may read (GET) or ask about (HEAD): every benign client
+# kind reads from the same map, so no page or method of an app is one that only some clients use
+# (the held-out clients' false positives were pages and HEADs no training client had sent).
+PAGES = {
+    "notes": ("/", "/static/app.css", "/login", "/items", "/items/{n}", "/search?q={q}", "/api/items"),
+    "spa": ("/", "/static/spa.js", "/static/spa.css", "/static/logo.png", "/favicon.ico", "/api/search?q={q}"),
+    "forms": ("/", "/login", "/posts/{p}", "/users/user{u}", "/search?q={q}", "/static/forum.css",
+              "/static/forum.js"),
+}
+
+
+def page(app: str, rng: random.Random) -> str:
+    """A path of one of ``app``'s public pages, its ids and search term filled in (URL-encoded)."""
+    return rng.choice(PAGES[app]).format(n=rng.randint(1, 40), p=rng.randint(1, 3), u=rng.randint(0, 9),
+                                         q=urllib.parse.quote_plus(search_term(rng)))
 
 
 def search_term(rng: random.Random) -> str:

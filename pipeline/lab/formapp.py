@@ -120,7 +120,7 @@ def forum_app(store: ForumStore | None = None):
     def index(request):
         return render(request, "Recent posts", post_list(list(reversed(store.posts.values()))[:20]))
 
-    @require_http_methods(["GET", "POST"])
+    @require_http_methods(["GET", "HEAD", "POST"])  # HEAD as GET, as Django's own views allow
     def login(request):
         error = ""
         if request.method == "POST":
@@ -143,7 +143,7 @@ def forum_app(store: ForumStore | None = None):
         return HttpResponseRedirect("/")
 
     @login_required
-    @require_http_methods(["GET", "POST"])
+    @require_http_methods(["GET", "HEAD", "POST"])  # HEAD as GET, as Django's own views allow
     def profile(request):
         user = request.session["user"]
         prof = store.profiles[user]
@@ -192,7 +192,7 @@ def forum_app(store: ForumStore | None = None):
         return HttpResponseRedirect(f"/posts/{pid}")
 
     @login_required
-    @require_http_methods(["GET", "POST"])
+    @require_http_methods(["GET", "HEAD", "POST"])  # HEAD as GET, as Django's own views allow
     def new_post(request):
         if request.method == "POST" and request.POST.get("title"):
             pid = store.add_post(request.session["user"], request.POST["title"], request.POST.get("body", ""))

@@ -135,6 +135,11 @@ def test_labels_attribution_and_every_client_and_tool(recording, full):
     for kind in ("simulated-users", *CLIENT_KINDS):
         want = {"notes"} if kind == "simulated-users" else {"notes", "spa", "forms"}
         assert want <= reached.get(kind, set()), (kind, reached.get(kind))
+    # every kind but the browser (browsers never do) also asks HEAD of the apps' pages (content.PAGES):
+    # no method of an app is one that only the held-out clients use
+    sent = req[(req["label_name"] == "not_attack") & req["ip_src"].isin(kinds)]
+    assert set(CLIENT_KINDS) - {"browser"} <= set(sent.loc[sent["http_method"] == 5, "client"])
+    assert "browser" not in set(sent.loc[sent["http_method"] == 5, "client"])
     answers = full[(full["http_is_response"] > 0) & ~is_attacker]
     ok = answers[answers["http_status"].between(200, 399)].groupby("framework")["app"].agg(set)
     assert {fw: ok.get(fw) for fw in ("wsgi", "flask", "drf", "django")} == {
@@ -361,3 +366,43 @@ def test_public_zap_captures_through_the_pipeline(antinex_data, redis_db, tmp_pa
     through = through[through["http_is_request"] > 0]
     assert sorted(through["raw_load"]) == sorted(mine["raw_load"])
     assert (rows["payload_n_sql"] > 0).sum() > 5  # ZAP's injections are visible in the payload features
+
+
+def test_every_public_page_answers_get_and_head():
+    """content.PAGES is what every benign client reads after each visit: each page exists in its app,
+    and answers HEAD as it answers GET (a map with a dead page would teach the detector 404s)."""
+    import random
+
+    from antinex.pipeline.lab import content
+
+    ports = {"notes": free_port(), "spa": free_port(), "forms": free_port()}
+    py = sys.executable
+    procs = [subprocess.Popen([py, "-m", "antinex.pipeline.lab.webapp", "--host", "127.0.0.1", "--wsgi",
+                               str(ports["notes"]), "--flask", str(free_port()), "--drf", str(free_port())]),
+             subprocess.Popen([py, "-m", "antinex.pipeline.lab.spaapp", "--host", "127.0.0.1", "--port",
+                               str(ports["spa"])]),
+             subprocess.Popen([py, "-m", "antinex.pipeline.lab.formapp", "--host", "127.0.0.1", "--port",
+                               str(ports["forms"])])]
+    try:
+        for app, port in ports.items():
+            base = f"http://127.0.0.1:{port}"
+            for _ in range(100):
+                try:
+                    requests.get(base + "/", timeout=2)
+                    break
+                except requests.ConnectionError:
+                    time.sleep(0.2)
+            rng = random.Random(3)
+            assert set(content.PAGES) == {"notes", "spa", "forms"}
+            for _ in range(60):
+                path = content.page(app, rng)
+                got = requests.get(base + path, timeout=10, allow_redirects=False)
+                head = requests.head(base + path, timeout=10, allow_redirects=False)
+                # a note by id may not exist yet (the apps start empty; clients add notes): 404 is benign there
+                want = (200, 404) if path.startswith("/items/") else (200,)
+                assert got.status_code in want and head.status_code == got.status_code, (app, path, got.status_code)
+                assert not head.content
+    finally:
+        for p in procs:
+            p.terminate()
+            p.wait(10)
