@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from antinex.pipeline.lab.build import family_of
+from antinex.pipeline.lab.build import attribute, family_of
 from antinex.pipeline.lab.report import spread
 
 TARGET_FLOWS, TARGET_FIRST_ALERT_S, TARGET_ATTEMPT, TARGET_BENIGN_FLOWS = 0.95, 30.0, 20, 0.001
@@ -79,12 +79,25 @@ def evaluate_round(record_dir: Path, manifest: dict, r: int, profile) -> dict:
             if v.flow_id not in hits or v.ts < hits[v.flow_id][0]:
                 hits[v.flow_id] = (v.ts, v.name)
     out: dict = {"round": r, "profile": profile.name, "attacks": {}, "benign": {}}
+    # each attacker flow to its session by the dataset's own rule (build.attribute): a tool that starts a
+    # second after the last one ended on the same host takes its own flows, not the grace window's
+    session_of: dict[int, str | None] = {}
+    by_peer: dict[str, list[int]] = {}
+    for fid, f in flows.items():
+        if roles.get(f["client"], {}).get("role") == "attacker":
+            by_peer.setdefault(f["client"], []).append(fid)
+    for address, fids in by_peer.items():
+        found = attribute(manifest, address, [flows[fid]["first"] for fid in fids])
+        session_of.update({fid: s["session"] if s else None for fid, s in zip(fids, found)})
+    # every attacker flow counted once: in its session's figures or here
+    out["attacker_flows"] = len(session_of)
+    out["unattributed_flows"] = sum(sid is None for sid in session_of.values())
     for s in manifest["sessions"]:
         if s.get("round") != r or s.get("label") != "attack":
             continue
         address = next((ip for ip, v in roles.items() if v.get("host") == s.get("host", "attacker")), None)
-        start, end = s["started"], s["ended"] + 2.0
-        mine = [fid for fid, f in flows.items() if f["client"] == address and start - 0.5 <= f["first"] <= end]
+        start = s["started"]
+        mine = [fid for fid, sid in session_of.items() if sid == s["session"]]
         flagged = [fid for fid in mine if fid in hits]
         first = min((hits[f][0] for f in flagged), default=None)
         family = family_of(s)
@@ -94,7 +107,7 @@ def evaluate_round(record_dir: Path, manifest: dict, r: int, profile) -> dict:
                  "rules": sorted({hits[f][1] for f in flagged})}
         if family == "brute-force":
             posts = sorted((q for q in requests if q.src_ip == address and q.method == "POST"
-                            and start - 0.5 <= (q.ts or 0) <= end), key=lambda q: q.ts)
+                            and session_of.get(q.flow_id) == s["session"]), key=lambda q: q.ts)
             entry["attempts"] = len(posts)
             entry["flagged_by_attempt"] = next(
                 (i + 1 for i, q in enumerate(posts)

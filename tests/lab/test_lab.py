@@ -209,6 +209,11 @@ def test_the_timing_and_window_rules_per_connection(recording):
         "slowhttptest-slowloris"]["rules"]
     brute = [t for t in tools.values() if t["family"] == "brute-force"]
     assert brute and all(t["attempt"] is not None for t in brute)
+    # every attacker connection is counted once, in the session the dataset gives it (build.attribute): tools
+    # run back to back on a host, and the grace window after one must not lend it the next one's connections
+    for pair in res["pairs"]:
+        counted = sum(t["flows"] for t in pair["attacks"].values())
+        assert counted + pair["unattributed_flows"] == pair["attacker_flows"] > 0, pair
     benign = res["summary"]["benign"]
     assert benign["curl"]["unseen"] and not benign["simulated-users"]["unseen"]
     assert res["summary"]["benign_share"] < 0.05
