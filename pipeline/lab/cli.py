@@ -140,7 +140,8 @@ def cmd_report(args) -> int:
              packets=Path(args.packets) if args.packets else None,
              holdout_clients=_csv_list(args.holdout_clients), seeds=seeds, epochs=args.epochs,
              request_bodies=_bodies(args.detector), packet_bodies=_bodies(args.packet_detector),
-             crs_levels=levels, crs_allowed_methods=tuple(args.crs_allowed_methods.split()), mutations=_csv_list(args.mutations), families=_csv_list(args.families) or None,
+             crs_levels=levels, crs_allowed_methods=tuple(args.crs_allowed_methods.split()),
+             mutations=_csv_list(args.mutations), families=_csv_list(args.families) or None,
              zap_dir=Path(args.zap) if args.zap else None,
              recording=Path(args.recording) if args.recording else None)
     print((Path(args.out) / "report.md").read_text())

@@ -12,8 +12,8 @@ They visit every target app (``notes``, ``spa``, ``forms``) with the content
 of ``content.py``, and after each visit every kind also reads one of the app's
 public pages (``content.PAGES``) and, but for the browser, asks HEAD of
 another, as link checkers, monitors and ``curl -I`` do: every page and method
-of an app is one more than one kind of client uses. In the lab each kind runs in its own namespace, so the
-client of every packet is known by its address.
+of an app is one more than one kind of client uses. In the lab each kind runs
+in its own namespace, so the client of every packet is known by its address.
 
     python -m antinex.pipeline.lab.clients KIND --target notes-wsgi=http://10.77.0.10:8080 [...] --seconds 60 --seed 1
 

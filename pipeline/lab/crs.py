@@ -141,6 +141,16 @@ class Pass:
     levels: tuple[int, ...]
 
 
+def check_methods(methods: Sequence[str], field: str) -> tuple[str, ...]:
+    """``methods`` as a tuple when each is an HTTP method in capitals (what ``tx.allowed_methods`` takes),
+    else ValueError naming ``field``."""
+    methods = tuple(methods)
+    if any(not re.fullmatch(r"[A-Z]{1,20}", m) for m in methods):
+        raise ValueError(f"{field}: HTTP methods in capitals (e.g. GET HEAD POST OPTIONS PUT PATCH DELETE), "
+                         f"got {list(methods)}")
+    return methods
+
+
 class CrsServer:
     """Apache with mod_security2 and the CRS on free loopback ports, detection-only.
 
@@ -168,11 +178,9 @@ class CrsServer:
         bad = [lv for lv in levels if lv not in LEVELS]
         if bad or not levels:
             raise ValueError(f"levels: paranoia levels are 1-4, got {list(levels)}")
-        methods = tuple(allowed_methods or ())
-        wrong = [m for m in methods if not re.fullmatch(r"[A-Z]{1,20}", m)]
-        if wrong or (allowed_methods is not None and not methods):
-            raise ValueError(f"allowed_methods: HTTP methods in capitals (e.g. GET HEAD POST), got {list(methods)}")
-        self.allowed_methods = methods
+        if allowed_methods is not None and not allowed_methods:
+            raise ValueError("allowed_methods: HTTP methods in capitals (e.g. GET HEAD POST), got []")
+        self.allowed_methods = check_methods(allowed_methods or (), "allowed_methods")
         self.levels = tuple(sorted(set(levels)))
         self.single_pass = single_pass
         self.modsecurity = modsecurity

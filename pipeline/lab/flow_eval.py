@@ -82,13 +82,17 @@ def evaluate_round(record_dir: Path, manifest: dict, r: int, profile) -> dict:
     # each attacker flow to its session by the dataset's own rule (build.attribute): a tool that starts a
     # second after the last one ended on the same host takes its own flows, not the grace window's
     session_of: dict[int, str | None] = {}
+    flows_of: dict[str, list[int]] = {}
     by_peer: dict[str, list[int]] = {}
     for fid, f in flows.items():
         if roles.get(f["client"], {}).get("role") == "attacker":
             by_peer.setdefault(f["client"], []).append(fid)
     for address, fids in by_peer.items():
         found = attribute(manifest, address, [flows[fid]["first"] for fid in fids])
-        session_of.update({fid: s["session"] if s else None for fid, s in zip(fids, found)})
+        for fid, s in zip(fids, found):
+            session_of[fid] = s["session"] if s else None
+            if s:
+                flows_of.setdefault(s["session"], []).append(fid)
     # every attacker flow counted once: in its session's figures or here
     out["attacker_flows"] = len(session_of)
     out["unattributed_flows"] = sum(sid is None for sid in session_of.values())
@@ -97,7 +101,7 @@ def evaluate_round(record_dir: Path, manifest: dict, r: int, profile) -> dict:
             continue
         address = next((ip for ip, v in roles.items() if v.get("host") == s.get("host", "attacker")), None)
         start = s["started"]
-        mine = [fid for fid, sid in session_of.items() if sid == s["session"]]
+        mine = flows_of.get(s["session"], [])
         flagged = [fid for fid in mine if fid in hits]
         first = min((hits[f][0] for f in flagged), default=None)
         family = family_of(s)

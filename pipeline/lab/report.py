@@ -343,9 +343,9 @@ def evaluate(out: Path, *, requests: Path | None = None, packets: Path | None = 
         raise ValueError("at least one seed")
     if crs_allowed_methods and not crs_levels:
         raise ValueError("--crs-allowed-methods: a second CRS pass needs the first (--crs 1,2,3,4)")
-    if any(not m.isascii() or not m.isalpha() or not m.isupper() for m in crs_allowed_methods):
-        raise ValueError(f"--crs-allowed-methods: HTTP methods in capitals, e.g. 'GET HEAD POST OPTIONS PUT PATCH "
-                         f"DELETE', got {' '.join(crs_allowed_methods)!r}")
+    from antinex.pipeline.lab.crs import check_methods
+
+    check_methods(crs_allowed_methods, "--crs-allowed-methods")
     from antinex.utils.data import DEFAULT_REQUEST, PACKET_REQUEST
 
     out.mkdir(parents=True, exist_ok=True)
