@@ -52,6 +52,8 @@ from antinex.utils.request_view import COOKIE, RequestView, parse_cell
 ENCODINGS = ("features", "bytes")
 HEADER_MODES = ("values", "shape", "none")
 PROFILE_MODES = ("all", "app", "none")
+# what training does with attack rows whose content equals a normal row's (see conflicting_rows)
+CONFLICT_MODES = ("keep", "drop")
 # n-gram text per request and namespace: an attack sits in the first kilobytes; a 64 KB upload
 # must not cost 200,000 n-grams
 MAX_TEXT_BYTES = 4096
@@ -78,6 +80,7 @@ class ContentSpec:
     aggregate: bool = True
     max_len: int = 512  # bytes encoding: tokens per request
     folds: int = 5  # out-of-fold profile features for the training rows (see RequestContent.fit_transform)
+    conflicts: str = "keep"  # "drop": leave attack rows whose content is a normal row's out of training
 
     def to_json(self) -> dict:
         out = asdict(self)
@@ -177,6 +180,34 @@ def header_text(v: RequestView) -> bytes:
     parts += [f"cookie:{_ALNUM_RUN.sub('a', name)}={_ALNUM_RUN.sub('a', value)}"
               for source, name, value in v.params if source == COOKIE]
     return "\n".join(parts).encode("utf-8", "replace")[:MAX_TEXT_BYTES]
+
+
+_DIGIT_RUN = re.compile(rb"[0-9]+")
+
+
+def content_key(v: RequestView) -> tuple:
+    """What a request asks of the application, whoever sends it: the method, the decoded path, every
+    non-cookie ``name=value`` and the other body text (digit runs read as 0: ``/items/7`` is
+    ``/items/12``), and whether the head and body arrived whole. Headers and cookies are left out:
+    they describe the client, not the request."""
+    return v.method, _DIGIT_RUN.sub(b"0", payload_text(v)), v.head_complete, v.body_complete
+
+
+def conflicting_rows(cells, y) -> np.ndarray:
+    """True for the rows of ``y``'s other classes whose :func:`content_key` equals a row's of the lowest
+    (normal) class: an attack tool's crawl of public pages, its first untouched request, a brute-force
+    tool's plain login page. No content can tell them from normal use; trained on as attacks, they teach
+    the network the tool's header set, and every unseen client with a similar one becomes an attack."""
+    y = np.asarray(y)
+    out = np.zeros(len(y), dtype=bool)
+    if not len(y):
+        return out
+    keys = [content_key(parse_cell(c)) for c in cells]
+    normal = y == np.min(y)
+    seen = {k for k, is_normal in zip(keys, normal) if is_normal}
+    for i, (k, is_normal) in enumerate(zip(keys, normal)):
+        out[i] = not is_normal and k in seen
+    return out
 
 
 def request_tokens(v: RequestView) -> list[str]:
@@ -380,5 +411,6 @@ def load_content(data: dict) -> "RequestContent | ByteTokens":
     return ByteTokens(spec) if spec.encoding == "bytes" else RequestContent.from_json(data)
 
 
-__all__ = ["BYTE_VOCABULARY", "ByteTokens", "ContentSpec", "ENCODINGS", "HEADER_MODES", "PROFILE_MODES",
-           "RequestContent", "byte_tokens", "content_encoder", "load_content"]
+__all__ = ["BYTE_VOCABULARY", "ByteTokens", "CONFLICT_MODES", "ContentSpec", "ENCODINGS", "HEADER_MODES",
+           "PROFILE_MODES", "RequestContent", "byte_tokens", "conflicting_rows", "content_encoder", "content_key",
+           "load_content"]

@@ -9,8 +9,8 @@ request's other fields (``parse_request`` calls it):
     the request-content representation (``utils/content.py``): an object, or
     ``true`` for the defaults. ``{"column": "http_request", "encoding":
     "features", "ngrams": [1, 3], "hash_dims": 2048, "tokens": true,
-    "headers": "values", "profile": "app", "aggregate": true}`` (the
-    defaults) for a Dense network, ``{"encoding": "bytes", "max_len": 512}``
+    "headers": "values", "profile": "app", "aggregate": true, "conflicts":
+    "keep"}`` (the defaults) for a Dense network, ``{"encoding": "bytes", "max_len": 512}``
     for a sequence network.
 ``scaler``
     ``minmax`` (the original's, the default), ``log-minmax``, ``standard`` or
@@ -32,14 +32,14 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from antinex.utils.content import ENCODINGS, HEADER_MODES, PROFILE_MODES, BYTE_VOCABULARY, ContentSpec
+from antinex.utils.content import BYTE_VOCABULARY, CONFLICT_MODES, ENCODINGS, HEADER_MODES, PROFILE_MODES, ContentSpec
 from antinex.utils.layer_specs import Shape, is_sequence_net, plan
 from antinex.utils.limits import Limits
 
 SCALERS = ("minmax", "log-minmax", "standard", "log-standard")
 KEYS = ("content", "scaler", "class_weight", "threshold")
 _CONTENT_KEYS = ("column", "encoding", "ngrams", "hash_dims", "tokens", "headers", "profile", "aggregate", "max_len",
-                 "folds")
+                 "folds", "conflicts")
 MAX_NGRAM = 7  # byte n-grams are hashed from 64-bit keys of up to 7 bytes
 
 
@@ -131,6 +131,8 @@ def parse_content(value: Any, limits: Limits | None) -> ContentSpec | None:
                             limits.max_sequence_len if limits else None, "ANTINEX_MAX_SEQUENCE_LEN")
     if "folds" in value:
         spec.folds = _int("content.folds", value["folds"], 2, 20)
+    if "conflicts" in value:
+        spec.conflicts = _choice("content.conflicts", value["conflicts"], CONFLICT_MODES)
     if spec.encoding == "features" and limits and spec.width > limits.max_features:
         raise _error("content.hash_dims", f"{spec.width:,} input columns with the profile and aggregate ones; "
                                           f"the server's limit is {limits.max_features:,} (ANTINEX_MAX_FEATURES)")
@@ -189,6 +191,9 @@ def check_network(req, limits: Limits | None) -> None:
     if (opts.class_weight is not None or opts.threshold != 0.5) and req.ml_type != "classification":
         raise _error("class_weight" if opts.class_weight is not None else "threshold",
                      "applies to classification only")
+    if opts.content is not None and opts.content.conflicts != "keep" and req.ml_type != "classification":
+        raise _error("content.conflicts", "applies to classification only (it compares attack rows with normal "
+                                          "ones)")
     _check_network(opts, req, limits)
 
 

@@ -302,9 +302,11 @@ FIELDS: tuple[Field, ...] = (
     Field("content", Any, None, "the network reads the request's content from a text column: "
           "`{\"column\": \"http_request\", \"encoding\": \"features\"|\"bytes\", \"ngrams\": [1, 3], \"hash_dims\": "
           "2048, \"tokens\": true, \"headers\": \"values\"|\"shape\"|\"none\", \"profile\": \"app\"|\"all\"|\"none\", "
-          "\"aggregate\": true, \"max_len\": 512, \"folds\": 5}` (the defaults; `true` takes them). Fitted on the "
-          "training split only, stored with the model (artifact `request-content`); `features_to_process` then "
-          "names extra numeric columns only (docs/request-features.md)", read=read_content,
+          "\"aggregate\": true, \"max_len\": 512, \"folds\": 5, \"conflicts\": \"keep\"|\"drop\"}` (the defaults; "
+          "`true` takes them). Fitted on the training split only, stored with the model (artifact "
+          "`request-content`); `features_to_process` then names extra numeric columns only; `conflicts: drop` "
+          "leaves attack rows whose content equals a normal row's out of the training split "
+          "(`dropped_conflicts` in the metrics; docs/request-features.md)", read=read_content,
           doc_type="object, `true` or null"),
     Field("scaler", str, "minmax", "how `apply_scaler` scales the numeric columns: `minmax` (the original's), "
           "`log-minmax`, `standard`, `log-standard` (`log-`: `sign(x)·log1p(|x|)` first, for heavy-tailed counts)",

@@ -92,6 +92,9 @@ def train(req: MLRequest, df: pd.DataFrame, *, progress: bool = False, stop: Sto
     # split row numbers: the same split as splitting the matrix itself, and the text column follows it
     rows_tr, rows_te = train_test_split(np.arange(len(y)), test_size=req.test_size, random_state=req.seed,
                                         stratify=stratify)
+    conflicts = _conflicts(req, df, rows_tr, y[rows_tr])
+    if conflicts is not None:
+        rows_tr = rows_tr[~conflicts]  # the held-out rows keep them: their metrics stay honest
     x_tr, x_te, y_tr, y_te = x[rows_tr], x[rows_te], y[rows_tr], y[rows_te]
 
     if req.novelty and not features:
@@ -141,6 +144,8 @@ def train(req: MLRequest, df: pd.DataFrame, *, progress: bool = False, stop: Sto
     if novelty is not None:
         trained.novelty = novelty
         metrics["novelty"] = _novelty_metrics(req, novelty, x_te_raw, y_te, pred, classes)
+    if conflicts is not None:
+        metrics["dropped_conflicts"] = int(conflicts.sum())
     dropped = dropped_columns(req, df)
     if dropped:  # text columns automatic feature choice left out: said, never silent
         metrics["dropped_columns"] = dropped
@@ -154,6 +159,21 @@ def train(req: MLRequest, df: pd.DataFrame, *, progress: bool = False, stop: Sto
         metrics["cross_validation"] = cv
     trained.metrics = metrics
     return trained
+
+
+def _conflicts(req: MLRequest, df: pd.DataFrame, rows_tr: np.ndarray, y_tr: np.ndarray) -> np.ndarray | None:
+    """With ``content.conflicts: drop``, which training rows are attacks whose content is a normal
+    training row's (``utils.content.conflicting_rows``); None when the request keeps them."""
+    spec = req.network.content
+    if spec is None or spec.conflicts != "drop":
+        return None
+    from antinex.utils.content import conflicting_rows
+
+    out = conflicting_rows(df[spec.column].to_numpy(dtype=object)[rows_tr], y_tr)
+    if out.all() or np.unique(y_tr[~out]).size < np.unique(y_tr).size:
+        raise RequestError("content.conflicts", "every training row of a class has the content of a normal row: "
+                                                "nothing would be left to learn that class from")
+    return out
 
 
 def _with_content(req: MLRequest, df: pd.DataFrame, rows_tr, rows_te, y_tr, x_tr, x_te):

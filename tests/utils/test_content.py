@@ -11,8 +11,8 @@ import pytest
 
 from antinex.pipeline.http_message import request_to_text
 from antinex.utils.app_profile import PROFILE_FEATURES, AppProfile, shape, template
-from antinex.utils.content import (BYTE_VOCABULARY, ContentSpec, RequestContent, byte_tokens, content_encoder,
-                                   load_content)
+from antinex.utils.content import (BYTE_VOCABULARY, ContentSpec, RequestContent, byte_tokens, conflicting_rows,
+                                   content_encoder, content_key, load_content)
 from antinex.utils.request_view import COOKIE, FORM, JSON_BODY, MULTIPART, QUERY, parse_cell
 from tests.utils.http_samples import ATTACKS, BENIGN, request_frame
 
@@ -183,3 +183,20 @@ def test_byte_tokens():
     assert tokens[1].tolist() == [0] * 8 and tokens.max() < BYTE_VOCABULARY
     enc = content_encoder(ContentSpec(encoding="bytes", max_len=4))
     assert load_content(json.loads(json.dumps(enc.to_json()))).transform(["GET"]).tolist() == [[72, 70, 85, 0]]
+
+
+# -- conflicts: attack rows whose content is a normal row's ----------------------------------
+def test_a_tools_plain_request_conflicts_with_normal_use_and_its_payloads_do_not():
+    browser = cell(b"GET /items/7 HTTP/1.1\r\nHost: x\r\nUser-Agent: Mozilla/5.0\r\nAccept: text/html\r\n"
+                   b"Cookie: sid=abc\r\n\r\n")
+    crawl = cell(b"GET /items/12 HTTP/1.1\r\nHost: x\r\nUser-Agent: Wapiti/3\r\nAccept: */*\r\n\r\n")
+    payload = cell(b"GET /items/12?id=1%20AND%201=1 HTTP/1.1\r\nHost: x\r\nUser-Agent: Wapiti/3\r\n\r\n")
+    head = cell(b"HEAD /items/12 HTTP/1.1\r\nHost: x\r\n\r\n")  # another method: another request
+    trickle = cell(b"GET /items/12 HTTP/1.1\r\nHost: x\r\nX-a: b\r\n")  # a head that never ended
+    # headers, cookies and the digits of an id do not make another request
+    assert content_key(parse_cell(browser)) == content_key(parse_cell(crawl))
+    assert conflicting_rows([browser, crawl, payload, head, trickle], [0, 1, 1, 1, 1]).tolist() == \
+        [False, True, False, False, False]
+    # the normal class is the lowest, whatever its value; normal rows never conflict with themselves
+    assert conflicting_rows([crawl, browser, browser], [3, 2, 2]).tolist() == [True, False, False]
+    assert conflicting_rows([], []).tolist() == []

@@ -184,3 +184,31 @@ def test_threshold_is_stored_and_used(dataset, tmp_path):
     df = pd.read_csv(dataset)
     out = again.predict_raw(df)
     np.testing.assert_array_equal(again.decode(out), (out[:, 0] >= 0.9).astype(float))
+
+
+def test_conflicting_attack_rows_are_left_out_of_training(dataset, tmp_path):
+    """``content.conflicts: drop``: an attack row that repeats a normal request (other headers) is not trained
+    on, the metrics say how many, and a class made only of such rows is refused naming the field."""
+    import pandas as pd
+
+    from antinex.utils.request import RequestError, parse_request
+    from antinex.utils.train import train
+
+    df = pd.read_csv(dataset)
+    normal = df[df["label_value"] == 0].head(20).copy()
+    normal["label_value"] = 1  # the same requests, labelled attacks: every one conflicts
+    mixed = pd.concat([df, normal], ignore_index=True)
+    body = {**CONTENT, "epochs": 1, "content": {**CONTENT["content"], "conflicts": "drop"}}
+    kept = train(parse_request({**body, "content": CONTENT["content"]}), mixed)
+    dropped = train(parse_request(body), mixed)
+    assert "dropped_conflicts" not in kept.metrics
+    # those of them whose normal twin is in the training split too
+    assert 5 <= dropped.metrics["dropped_conflicts"] <= 20
+    assert dropped.metrics["train_rows"] == kept.metrics["train_rows"] - dropped.metrics["dropped_conflicts"]
+    assert dropped.metrics["test_rows"] == kept.metrics["test_rows"]  # the held-out rows keep them
+    with pytest.raises(RequestError) as err:
+        one = df[df["label_value"] == 0].head(1)  # attacks that all repeat one request normal rows send too
+        attacks = pd.concat([one] * 10).assign(label_value=1)
+        train(parse_request(body), pd.concat([df[df["label_value"] == 0], pd.concat([one] * 10), attacks],
+                                             ignore_index=True))
+    assert err.value.field == "content.conflicts"

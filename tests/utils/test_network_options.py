@@ -50,6 +50,8 @@ def test_content_declaration():
                                                                                      "shape")
     assert req.network.class_weight == {"0": 1.0, "1": 3.0} and req.network.threshold == 0.8
     assert parse_request({"content": True}).network.content == ContentSpec()
+    assert parse_request({"content": True}).network.content.conflicts == "keep"
+    assert parse_request({"content": {"conflicts": "DROP"}}).network.content.conflicts == "drop"
     assert req.to_dict()["content"]["hash_dims"] == 1024  # stored with the model's request
     assert parse_request(req.to_body()).network == req.network  # the core reads back what the API validated
 
@@ -67,6 +69,8 @@ def test_content_declaration():
     ({"content": {"headers": "all"}}, "content.headers"),
     ({"content": {"profile": "most"}}, "content.profile"),
     ({"content": {"tokens": "yes"}}, "content.tokens"),
+    ({"content": {"conflicts": "ignore"}}, "content.conflicts"),
+    ({"content": {"conflicts": "drop"}, "ml_type": "regression"}, "content.conflicts"),
     ({"content": {**BYTES, "max_len": 10**6}, "model_desc": CNN}, "content.max_len"),
     ({"scaler": "log"}, "scaler"),
     ({"class_weight": "even"}, "class_weight"),
