@@ -21,6 +21,13 @@ Folds (:func:`make_folds`):
 
 The benign test rows are the same in every fold (clients never trained on),
 so false-positive rates compare across folds and detectors.
+
+Conflicts (:func:`without_conflicts`): an attack session's requests whose
+content is a normal training request's (a scanner's crawl of public pages,
+sqlmap's first untouched request, a brute-force tool fetching the login
+page) are left out of every detector's training rows, as the shipped
+request does for itself (``content.conflicts: drop``); they stay in the test
+rows, so recall still counts them.
 """
 from __future__ import annotations
 
@@ -80,13 +87,14 @@ class Fold:
     train: np.ndarray
     test: np.ndarray
     held_out: tuple[str, ...]  # families whose attacks are only in the test rows
+    conflicts: int = 0  # attack rows left out of the training rows (without_conflicts)
 
     def describe(self, df: pd.DataFrame) -> dict:
         tr, te = df[self.train], df[self.test]
         return {"name": self.name, "kind": self.kind, "held_out": list(self.held_out),
                 "train_rows": int(self.train.sum()), "test_rows": int(self.test.sum()),
                 "train_attacks": int(tr["label_value"].sum()), "test_attacks": int(te["label_value"].sum()),
-                "test_benign": int((te["label_value"] == 0).sum()),
+                "test_benign": int((te["label_value"] == 0).sum()), "train_conflicts_dropped": self.conflicts,
                 "train_clients": sorted(set(tr.loc[tr["label_value"] == 0, "client"])),
                 "test_clients": sorted(set(te.loc[te["label_value"] == 0, "client"]))}
 
@@ -143,3 +151,22 @@ def make_folds(df: pd.DataFrame, holdout_clients: tuple[str, ...], *, families: 
         if y.nunique() < 2:
             raise ValueError(f"fold {f.name}: the training rows lack one of the classes")
     return folds
+
+
+def without_conflicts(df: pd.DataFrame, folds: list[Fold], column: str) -> list[Fold]:
+    """``folds`` with the attack rows whose content equals a normal training row's (read from the request-text
+    ``column``: ``antinex.utils.content.conflicting_rows``) taken out of their training rows."""
+    from dataclasses import replace
+
+    from antinex.utils.content import conflicting_rows
+
+    cells = df[column].to_numpy(dtype=object)
+    y = df["label_value"].astype(int).to_numpy()
+    out = []
+    for f in folds:
+        where = np.flatnonzero(f.train)
+        drop = where[conflicting_rows(cells[where], y[where])]
+        train = f.train.copy()
+        train[drop] = False
+        out.append(replace(f, train=train, conflicts=len(drop)))
+    return out

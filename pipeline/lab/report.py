@@ -26,7 +26,7 @@ import pandas as pd
 
 from antinex.pipeline.lab.detectors import (PACKET_TEXT_COLUMN, TEXT_COLUMN, Either, FixedVerdicts,
                                             NetworkDetector, RandomForest, SignatureDetector, TfidfLogReg)
-from antinex.pipeline.lab.protocol import Fold, make_folds, with_protocol_columns
+from antinex.pipeline.lab.protocol import Fold, make_folds, with_protocol_columns, without_conflicts
 
 DEFAULT_SEEDS = (7, 1, 2, 3, 42)
 DEFAULT_HOLDOUT_CLIENTS = ("curl", "httpie", "browser")  # pipeline/lab/clients.py CLIENT_KINDS
@@ -369,6 +369,8 @@ def evaluate(out: Path, *, requests: Path | None = None, packets: Path | None = 
         plan.append(Unit("packet", df, default_detectors("packet", df, bodies, epochs, results["skipped"])))
     for unit in plan:
         folds = make_folds(unit.frame, holdout_clients, families=families)
+        if unit.name == "request" and TEXT_COLUMN in unit.frame.columns:  # the same training rows for all
+            folds = without_conflicts(unit.frame, folds, TEXT_COLUMN)
         res = run_unit(unit, folds, seeds, mutations if unit.name == "request" else (), progress)
         res["dataset"] = str(requests if unit.name == "request" else packets)
         res["rows"] = len(unit.frame)

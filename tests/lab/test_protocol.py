@@ -15,7 +15,7 @@ import pytest
 
 from antinex.pipeline.http_message import parse_http_request, request_from_text, request_to_text
 from antinex.pipeline.lab.mutate import MUTATIONS, mutate_request
-from antinex.pipeline.lab.protocol import BENIGN, legacy_family, make_folds, with_protocol_columns
+from antinex.pipeline.lab.protocol import BENIGN, legacy_family, make_folds, with_protocol_columns, without_conflicts
 from antinex.pipeline.lab.report import evaluate, scores, spread
 
 UAS = {"curl": "curl/7.88.1", "httpie": "HTTPie/3.2.1", "chromium": "Mozilla/5.0 Chrome/126.0",
@@ -85,6 +85,25 @@ def test_folds_hold_each_family_out_and_never_train_on_unseen_clients():
         make_folds(df, tuple(UAS))
 
 
+def test_attack_rows_that_repeat_a_normal_request_are_not_trained_on():
+    """A tool's untouched request (``GET /search?q=notes`` with its own headers) is content a normal client
+    sends: left out of every fold's training rows, kept in the test rows."""
+    df = dataset()
+    plain = [_request("/search", "notes", "sqlmap/1.7.2") for _ in range(6)]
+    extra = pd.DataFrame({"http_request": plain, "label_value": 1, "tool": "sqlmap", "client": "",
+                          "session": "sqli-r0", "round": 0, "family": "sqli", "payload_len": 0, "n_quote": 0})
+    df = with_protocol_columns(pd.concat([df, extra], ignore_index=True))
+    assert (df.loc[df["label_value"] == 0, "http_request"].str.contains(r"\?q=notes ")).any()
+    plain_rows = df.index.to_numpy() >= len(df) - len(extra)
+    folds = {f.name: f for f in without_conflicts(df, make_folds(df, ("curl", "chromium")), "http_request")}
+    xss, sqli = folds["xss"], folds["sqli"]
+    assert xss.conflicts == 6 and not (xss.train & plain_rows).any()
+    assert xss.describe(df)["train_conflicts_dropped"] == 6
+    assert sqli.conflicts == 0 and sqli.test[plain_rows].all()  # held out: tested, and counted in recall
+    before = {f.name: f for f in make_folds(df, ("curl", "chromium"))}
+    assert (before["xss"].train & ~plain_rows == xss.train).all()  # nothing else moved
+
+
 def test_legacy_datasets_get_families_and_clients():
     old = pd.DataFrame({"tool": ["sqlmap", "wfuzz-sqli", "wfuzz", "simulated-users", "hydra", "mystery"],
                         "label_value": [1, 1, 1, 0, 1, 1]})
@@ -152,6 +171,7 @@ def test_report_runs_the_protocol_with_baselines(tmp_path):
     assert any(t["target"].startswith("the shipped detector beats") for t in res["targets"])
     assert (tmp_path / "out" / "per-family-request.png").stat().st_size > 5000
     assert json.loads((tmp_path / "out" / "report.json").read_text())["seeds"] == [7, 1]
+    assert all("train_conflicts_dropped" in f for f in unit["folds"].values())
 
 
 def test_report_replays_the_requests_to_modsecurity_crs(tmp_path):
