@@ -214,7 +214,13 @@ class Wget(CommandLineClient):
             self.sh(*q, "-O", "/dev/null", *keep, "--post-data",
                     f"csrfmiddlewaretoken={token}&username={user}&password={password}&next=%2Fprofile",
                     f"{base}/login")
-            self.sh(*q, "-O", "/dev/null", *keep, f"{base}/posts/{r.randint(1, 3)}")
+            post = r.randint(1, 3)
+            page = self.sh(*q, "-O", "-", *keep, f"{base}/posts/{post}")
+            if r.random() < 0.5:  # a comment, as a script on wget posts one
+                token = CSRF_FIELD.search(page).group(1)
+                text = urllib.parse.quote_plus(content.comment(r))
+                self.sh(*q, "-O", "/dev/null", *keep, "--post-data", f"csrfmiddlewaretoken={token}&text={text}",
+                        f"{base}/posts/{post}/comments")
             self.sh(*q, "-O", "/dev/null", f"{base}/search?q={term}")
 
 
@@ -322,6 +328,11 @@ class PythonRequests(Client):
                 self.post(s, f"{base}/profile", data={"csrfmiddlewaretoken": token, "bio": content.comment(r),
                                                       "website": content.url(r), "display_name": user.title()},
                           files={"avatar": (name, data, kind)} if r.random() < 0.5 else None)
+                if r.random() < 0.5:  # every kind of client uses every feature of the forum, comments too
+                    post = r.randint(1, 3)
+                    token = CSRF_FIELD.search(self.get(s, f"{base}/posts/{post}").text).group(1)
+                    self.post(s, f"{base}/posts/{post}/comments", data={"csrfmiddlewaretoken": token,
+                                                                        "text": content.comment(r)})
                 self.get(s, f"{base}/search", params={"q": content.search_term(r)})
 
 
