@@ -177,6 +177,10 @@ def print_summary(res: dict, title: str) -> None:
             v = m[k]
             table.add_row(k, f"{v:.4f}" if isinstance(v, float) else str(v))
     console.print(table)
+    if m.get("dropped_conflicts"):
+        console.print(f"{m['dropped_conflicts']:,} attack rows of the training split repeat a normal request's "
+                      "content (a tool's crawl or untouched request) and were not trained on (content.conflicts: "
+                      "drop); the held-out rows keep theirs")
     if m.get("confusion_matrix"):
         console.print(f"confusion matrix (rows actual, columns predicted; classes {m.get('classes')}): "
                       f"{m['confusion_matrix']}")

@@ -185,3 +185,25 @@ def test_regression_curves_say_they_are_on_the_scaled_target(tmp_path):
     assert "scaled target" in fig.get_suptitle()
     fig = training_curves_figure(history)
     assert [ax.get_ylabel() for ax in fig.axes] == ["loss", "metric"]
+
+
+def test_attack_rows_left_out_of_training_are_reported(tmp_path, capsys):
+    """``content.conflicts: drop``: the summary says how many attack rows repeated a normal request."""
+    from tests.utils.http_samples import request_frame
+
+    df = request_frame(120, seed=3)
+    copies = df[df["label_value"] == 0].head(30).assign(label_value=1)  # a tool's untouched requests
+    data = tmp_path / "requests.csv"
+    pd.concat([df, copies], ignore_index=True).to_csv(data, index=False)
+    req = tmp_path / "req.json"
+    req.write_text(json.dumps({
+        "label": "Conflicts-CLI", "predict_feature": "label_value", "dataset": str(data), "epochs": 1,
+        "content": {"column": "http_request", "hash_dims": 256, "conflicts": "drop"},
+        "model_desc": {"layers": [{"num_neurons": 8, "activation": "relu"},
+                                  {"num_neurons": 1, "activation": "sigmoid"}]},
+        "label_rules": {"labels": ["not_attack", "attack"], "label_values": [0, 1]}}))
+    assert cli.main(["train", "-f", str(req), "-o", str(tmp_path / "out"), "--store", "", "--no-progress"]) == 0
+    n = json.loads((tmp_path / "out" / "metrics.json").read_text())["metrics"]["dropped_conflicts"]
+    assert n > 0
+    assert f"{n:,} attack rows of the training split repeat a normal request's content" in \
+        " ".join(capsys.readouterr().out.split())
