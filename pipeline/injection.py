@@ -15,7 +15,9 @@ values (query, form body, JSON body), cookie names and values, the
 User-Agent and Referer headers, and for XSS the path. A value is checked
 as parsed (decoded once) and decoded again while that changes it (up to
 three times; the CRS decodes once more, ``t:urlDecodeUni``), so double or
-triple encoding does not hide it.
+triple encoding does not hide it; and, when it holds a ``%`` that starts
+no escape, once more without those (IIS and ASP drop them: sqlmap's
+``percentage`` tamper writes ``%S%E%L%E%C%T``).
 
 Which signatures run is the ``ANTINEX_SIGNATURES`` setting (``sqli`` by
 default; ``sqli,xss``; empty for none). XSS is off by default: its
@@ -26,6 +28,7 @@ tokenizer flags HTML that benign users post (measured in the lab report).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from urllib.parse import unquote
@@ -36,6 +39,7 @@ KINDS = ("sqli", "xss")
 VERDICT_NAMES = {"sqli": "sql-injection", "xss": "xss"}  # keys of pipeline.verdicts.SIGNATURES
 MAX_INPUT = 4096  # characters of one input handed to the tokenizer (a whole upload need not be)
 MAX_DECODES = 3  # further percent-decodings of a value: double and triple encoding hide nothing
+_BARE_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")  # a % that starts no escape
 
 
 class SignatureError(ValueError):
@@ -110,13 +114,17 @@ def request_inputs(req: HttpRequest) -> Iterator[tuple[str, str]]:
 
 
 def _candidates(text: str) -> Iterable[str]:
-    """The input as parsed, then decoded again while that changes it (at most :data:`MAX_DECODES` times)."""
+    """The input as parsed, then decoded again while that changes it (at most :data:`MAX_DECODES` times),
+    then without the ``%`` that start no escape."""
     out = [text[:MAX_INPUT].encode("utf-8", "replace").decode("utf-8")]  # no lone surrogates for the tokenizer
     for _ in range(MAX_DECODES):
         again = unquote(out[-1])
         if again == out[-1]:
             break
         out.append(again)
+    bare = _BARE_PERCENT.sub("", out[-1])
+    if bare != out[-1]:
+        out.append(bare)
     return out
 
 

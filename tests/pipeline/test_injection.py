@@ -40,6 +40,8 @@ ATTACKS = {  # what sqlmap and its tamper scripts send, in every place an input 
     "double encoded": (request("/items?id=1%2527%2520OR%25201%253D1--"), "parameter id"),
     "triple encoded": (request("/items?id=1%252527%252520OR%2525201%25253D1--"), "parameter id"),
     "charencode tamper": (request("/items?id=%31%27%20%4F%52%20%31%3D%31%23"), "parameter id"),
+    "percentage tamper": (request("/search?q=%h%e%l%l%o%%27%%29%%29%20%U%N%I%O%N%20%A%L%L%20%S%E%L%E%C%T%20"
+                                  "%N%U%L%L%-%-%20%o%L%X%W"), "parameter q"),  # recorded from sqlmap
     "form body": (request("/login", b"user=admin'--&password=x"), "parameter user"),
     "json body": (request("/api/notes", b'{"q": "1 union select password from users"}', "application/json"),
                   "JSON value q"),
@@ -57,6 +59,7 @@ BENIGN = {  # benign syntax a request model once took for attacks (issue #14)
     "json": request("/api/notes", b'{"title": "Shopping", "done": false, "tags": ["a", "b"], "n": 3}',
                     "application/json"),
     "sort by descending": request("/items?id=42&page=2&sort=-date"),
+    "percent signs in text": request("/search?q=50%25%20off%20-%20100%25%20cotton%2C%20it's%20a%20deal"),
     "browser": request("/static/app.js?v=3", agent="Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0 Safari/537.36"),
 }
 
