@@ -1,4 +1,5 @@
-"""Injection signatures: libinjection's SQLi (and optionally XSS) tokenizers on a request's inputs.
+"""Injection signatures: libinjection's SQLi (and optionally XSS) tokenizers on a request's inputs, and
+Shellshock's function definition in a header.
 
 The request-content network learns how *this* application is used; it
 generalises poorly to an injection family it never saw in training (held
@@ -19,8 +20,14 @@ triple encoding does not hide it; and, when it holds a ``%`` that starts
 no escape, once more without those (IIS and ASP drop them: sqlmap's
 ``percentage`` tamper writes ``%S%E%L%E%C%T``).
 
-Which signatures run is the ``ANTINEX_SIGNATURES`` setting (``sqli`` by
-default; ``sqli,xss``; empty for none). XSS is off by default: its
+Shellshock (CVE-2014-6271): bash runs what follows a function definition
+(``() {``) handed to it in an environment variable, and CGI scripts get
+every header as one; scanners still probe for it in every header. The
+signature is the CRS's (rule 932170): a header value or an input that
+starts with ``()`` and ``{``. No benign header starts that way.
+
+Which signatures run is the ``ANTINEX_SIGNATURES`` setting (``sqli,shellshock``
+by default; ``sqli,xss,shellshock``; ``none``). XSS is off by default: its
 tokenizer flags HTML that benign users post (measured in the lab report).
 
     hits = InjectionSignatures(("sqli",)).check(requests)   # one Hit or None per request
@@ -34,12 +41,16 @@ from dataclasses import dataclass
 from urllib.parse import unquote
 
 from antinex.pipeline.http_message import HttpRequest
+from antinex.utils.config import BY_NAME
 
-KINDS = ("sqli", "xss")
-VERDICT_NAMES = {"sqli": "sql-injection", "xss": "xss"}  # keys of pipeline.verdicts.SIGNATURES
+KINDS = ("sqli", "xss", "shellshock")
+# what runs unless ANTINEX_SIGNATURES says otherwise: the setting's default (utils/config.py), declared there once
+DEFAULT_KINDS: tuple[str, ...] = tuple(BY_NAME["ANTINEX_SIGNATURES"].default)
+VERDICT_NAMES = {"sqli": "sql-injection", "xss": "xss", "shellshock": "shellshock"}  # pipeline.verdicts.SIGNATURES
 MAX_INPUT = 4096  # characters of one input handed to the tokenizer (a whole upload need not be)
 MAX_DECODES = 3  # further percent-decodings of a value: double and triple encoding hide nothing
 _BARE_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")  # a % that starts no escape
+_FUNCTION_DEFINITION = re.compile(r"^\s*\(\s*\)\s*\{")  # "() {": CRS rule 932170's pattern
 
 
 class SignatureError(ValueError):
@@ -50,7 +61,7 @@ class SignatureError(ValueError):
 class Hit:
     """A signature that matched: which kind, on which input, with libinjection's fingerprint."""
 
-    kind: str  # sqli | xss
+    kind: str  # sqli | xss | shellshock
     where: str  # the input's kind and name: "parameter id", "cookie session", "header user-agent", "path"
     value: str  # the matched text (as decoded), cut to 80 characters
     fingerprint: str  # libinjection's SQLi token fingerprint ("s&1c"); "" for XSS
@@ -61,6 +72,8 @@ class Hit:
 
     @property
     def reason(self) -> str:
+        if self.kind == "shellshock":
+            return f"Shellshock (CVE-2014-6271): a shell function definition in {self.where}: {self.value!r}"
         what = "SQL injection" if self.kind == "sqli" else "cross-site scripting"
         fp = f" (token fingerprint {self.fingerprint})" if self.fingerprint else ""
         return f"libinjection: {what}{fp} in {self.where}: {self.value!r}"
@@ -131,7 +144,7 @@ def _candidates(text: str) -> Iterable[str]:
 class InjectionSignatures:
     """libinjection's tokenizers over every input of a request (see the module docstring)."""
 
-    def __init__(self, kinds: Sequence[str] = ("sqli",)):
+    def __init__(self, kinds: Sequence[str] = DEFAULT_KINDS):
         unknown = [k for k in kinds if k not in KINDS]
         if unknown:
             raise SignatureError(f"unknown signature kind(s) {', '.join(unknown)}: choose from {', '.join(KINDS)}")
@@ -145,9 +158,15 @@ class InjectionSignatures:
         """The first signature that matches one of the request's inputs, or None."""
         if not self.kinds:
             return None
+        if "shellshock" in self.kinds:
+            hit = shellshock(req)
+            if hit is not None:
+                return hit
+        sqli, xss = "sqli" in self.kinds, "xss" in self.kinds
+        if not (sqli or xss):
+            return None
         import libinjection
 
-        sqli, xss = "sqli" in self.kinds, "xss" in self.kinds
         for where, text in request_inputs(req):
             if not text:
                 continue
@@ -163,6 +182,18 @@ class InjectionSignatures:
     def check(self, requests: Sequence[HttpRequest]) -> list[Hit | None]:
         """One :class:`Hit` (or None) per request, in order."""
         return [self.match(r) for r in requests]
+
+
+def shellshock(req: HttpRequest) -> Hit | None:
+    """A header value (any header) or an input (decoded as for the other signatures) that starts with a
+    shell function definition, ``() {``."""
+    inputs = [(f"header {name.lower()}", value) for name, value in req.headers]
+    inputs += [(where, text) for where, text in request_inputs(req) if not where.startswith("header ")]
+    for where, text in inputs:
+        for candidate in _candidates(text) if text else ():
+            if _FUNCTION_DEFINITION.match(candidate):
+                return Hit("shellshock", where, candidate[:80], "")
+    return None
 
 
 def from_settings() -> InjectionSignatures:

@@ -447,8 +447,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--eve", metavar="OUT", help="write the alerts as Suricata EVE JSON lines to OUT")
     p.add_argument("--suppress", metavar="FILE", help="suppression list (docs/verdicts.md)")
     p.add_argument("--signatures", type=signature_kinds_arg, default=None, metavar="KINDS",
-                   help="injection signatures checked beside the model: sqli (default: ANTINEX_SIGNATURES, sqli), "
-                        "sqli,xss, or none")
+                   help="injection signatures checked beside the model, comma-separated: sqli, xss, shellshock "
+                        "(default: ANTINEX_SIGNATURES, sqli,shellshock), or none")
     p.add_argument("--json", action="store_true", help="print the summary and verdicts as JSON")
     p.add_argument("--all", action="store_true", help="list benign request verdicts too")
     p.add_argument("--limit", type=int, default=50, help="rows of the table (default 50)")

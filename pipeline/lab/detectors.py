@@ -157,8 +157,10 @@ class SignatureDetector:
 
     trains = False
 
-    def __init__(self, name: str = "signatures", kinds: tuple[str, ...] = ("sqli",)):
-        from antinex.pipeline.injection import InjectionSignatures
+    def __init__(self, name: str = "signatures", kinds: tuple[str, ...] | None = None):
+        from antinex.pipeline.injection import DEFAULT_KINDS, InjectionSignatures
+
+        kinds = DEFAULT_KINDS if kinds is None else kinds
 
         self.name, self.signatures = name, InjectionSignatures(kinds)
         self._cache: dict[str, int] = {}

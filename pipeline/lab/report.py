@@ -109,7 +109,7 @@ def numeric_features(body: dict, df: pd.DataFrame) -> list[str]:
 
 
 def default_detectors(unit: str, df: pd.DataFrame, bodies: dict[str, dict], epochs: int | None,
-                      skipped: list[str] | None = None, signature_kinds: tuple[str, ...] = ("sqli",)) -> list:
+                      skipped: list[str] | None = None, signature_kinds: tuple[str, ...] | None = None) -> list:
     """The shipped detector (first body), any further request bodies, and the two baselines.
 
     The shipped detector is the network *or* the injection signatures (per request, ``signature_kinds``,
@@ -466,7 +466,7 @@ def markdown(results: dict) -> str:
              f"mean ± standard deviation over the seeds, ranges in brackets). Benign test rows: the clients never "
              f"in training ({', '.join(results['holdout_clients'])}). Never a random row split.", "",
              f"`{SHIPPED}` is the shipped detector as `antinex-pcap predict` and the subscriber run it: the "
-             f"request network *or* the injection signatures (libinjection SQLi, `{SIGNATURES_NAME}`) *or* the "
+             f"request network *or* the injection signatures (libinjection SQLi and Shellshock, `{SIGNATURES_NAME}`) *or* the "
              f"timing and window rules (`rules`); `{SHIPPED}-network` is its network alone.", ""]
     for unit, res in results["units"].items():
         lines += [f"## Per {unit}", "", f"Dataset `{Path(res['dataset']).name}`, {res['rows']:,} rows.", "",

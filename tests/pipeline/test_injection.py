@@ -11,7 +11,7 @@ from scapy.utils import wrpcap
 from antinex.pipeline.analyzer import Analyzer
 from antinex.pipeline.eve import AlertWriter, EveFile
 from antinex.pipeline.http_message import parse_http_request
-from antinex.pipeline.injection import InjectionSignatures, SignatureError
+from antinex.pipeline.injection import DEFAULT_KINDS, InjectionSignatures, SignatureError
 from antinex.pipeline.live_verdicts import LiveVerdicts
 from antinex.pipeline.verdicts import SIGNATURES
 from antinex.utils.config import SettingError
@@ -78,6 +78,31 @@ def test_benign_syntax_is_left_alone(name):
     assert InjectionSignatures(("sqli", "xss")).match(parse_http_request(BENIGN[name])) is None
 
 
+SHELLSHOCK = {  # what scanners send (wapiti's probe, recorded), in any header or input
+    "user agent": (request("/", agent="() { :;}; echo; echo; echo -e '\\x31\\x44'"), "header user-agent"),
+    "any header": (request("/cgi-bin/status").replace(b"Accept: */*", b"Accept: */*\r\nX-Probe: ()  {  :; }; id"),
+                   "header x-probe"),
+    "parameter, encoded": (request("/search?q=%28%29%20%7B%20%3A%3B%20%7D%3B%20%2Fbin%2Fid"), "parameter q"),
+}
+
+
+@pytest.mark.parametrize("name", list(SHELLSHOCK))
+def test_shellshock_is_caught_in_any_header(name):
+    raw, where = SHELLSHOCK[name]
+    hit = InjectionSignatures().match(parse_http_request(raw))
+    assert hit is not None and (hit.kind, hit.where, hit.verdict) == ("shellshock", where, "shellshock"), hit
+    assert "CVE-2014-6271" in hit.reason and hit.value.lstrip().startswith("(")
+    assert InjectionSignatures(("sqli",)).match(parse_http_request(raw)) is None  # a kind of its own
+    assert SIGNATURES["shellshock"].sid == 1_500_004
+
+
+def test_shellshock_needs_a_function_definition_at_the_start():
+    for raw in (request("/search?q=f()%20%7B%20return%201%3B%20%7D"),  # code posted in text
+                request("/", agent="Mozilla/5.0 (X11; Linux x86_64) () {"),
+                request("/notes", b'{"code": "const f = () => { return 1 }"}', "application/json")):
+        assert InjectionSignatures().match(parse_http_request(raw)) is None
+
+
 def test_xss_only_when_asked():
     req = parse_http_request(request("/search?q=%3Cscript%3Ealert(1)%3C%2Fscript%3E"))
     assert InjectionSignatures(("sqli",)).match(req) is None
@@ -111,10 +136,10 @@ def test_the_setting_refuses_a_wrong_kind(monkeypatch):
     from antinex.pipeline.settings import signature_kinds
 
     monkeypatch.setenv("ANTINEX_SIGNATURES", "sqli,sqlx")
-    with pytest.raises(SettingError, match="ANTINEX_SIGNATURES.*sqlx is not one of sqli, xss, none"):
+    with pytest.raises(SettingError, match="ANTINEX_SIGNATURES.*sqlx is not one of sqli, xss, shellshock, none"):
         signature_kinds()
     monkeypatch.delenv("ANTINEX_SIGNATURES")
-    assert signature_kinds() == ("sqli",)
+    assert signature_kinds() == ("sqli", "shellshock") == DEFAULT_KINDS
 
 
 def conversation(port: int, raw: bytes, ts: float, client: str = "10.7.0.9") -> Conversation:
@@ -163,7 +188,7 @@ def test_predict_reports_the_signature_and_writes_its_alert(tmp_path, request_mo
         assert "the model: score" in v["reason"]  # the network's own opinion stays readable
     threshold = json.loads(DEFAULT_REQUEST.read_text())["threshold"]  # the shipped request's own decision
     assert f"{threshold:.2f}" in by_port[42000]["reason"], by_port[42000]  # "score 0.12 < 0.80", not 0.50
-    assert out["summary"]["signatures"].startswith("sqli (libinjection-python")
+    assert out["summary"]["signatures"].startswith("sqli,shellshock (libinjection-python")
     assert out["summary"]["verdicts"].get("sql-injection") == 2
     alerts = [json.loads(line) for line in eve.read_text().splitlines()]
     sqli = [a for a in alerts if a["alert"]["signature_id"] == 1_500_002]
