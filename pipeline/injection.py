@@ -188,9 +188,13 @@ def shellshock(req: HttpRequest) -> Hit | None:
     """A header value (any header) or an input (decoded as for the other signatures) that starts with a
     shell function definition, ``() {``."""
     inputs = [(f"header {name.lower()}", value) for name, value in req.headers]
-    inputs += [(where, text) for where, text in request_inputs(req) if not where.startswith("header ")]
+    if "(" in req.target or "28" in req.target or b"(" in req.body or b"28" in req.body:
+        # parsing the parameters costs more than the match: only when a "(" may be among them
+        inputs += [(where, text) for where, text in request_inputs(req) if not where.startswith("header ")]
     for where, text in inputs:
-        for candidate in _candidates(text) if text else ():
+        if "(" not in text and "28" not in text:  # no "(", however percent-encoded: nothing to decode
+            continue
+        for candidate in _candidates(text):
             if _FUNCTION_DEFINITION.match(candidate):
                 return Hit("shellshock", where, candidate[:80], "")
     return None
