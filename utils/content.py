@@ -193,21 +193,27 @@ def content_key(v: RequestView) -> tuple:
     return v.method, _DIGIT_RUN.sub(b"0", payload_text(v)), v.head_complete, v.body_complete
 
 
+def content_keys(cells) -> list[tuple]:
+    """The :func:`content_key` of each dataset cell (parsing is the cost: compute them once per dataset)."""
+    return [content_key(parse_cell(c)) for c in cells]
+
+
+def conflicts_of(keys: list[tuple], y) -> np.ndarray:
+    """:func:`conflicting_rows` from the rows' :func:`content_keys`."""
+    y = np.asarray(y)
+    if not len(y):
+        return np.zeros(0, dtype=bool)
+    normal = y == np.min(y)
+    seen = {k for k, is_normal in zip(keys, normal) if is_normal}
+    return np.array([not is_normal and k in seen for k, is_normal in zip(keys, normal)], dtype=bool)
+
+
 def conflicting_rows(cells, y) -> np.ndarray:
     """True for the rows of ``y``'s other classes whose :func:`content_key` equals a row's of the lowest
     (normal) class: an attack tool's crawl of public pages, its first untouched request, a brute-force
     tool's plain login page. No content can tell them from normal use; trained on as attacks, they teach
     the network the tool's header set, and every unseen client with a similar one becomes an attack."""
-    y = np.asarray(y)
-    out = np.zeros(len(y), dtype=bool)
-    if not len(y):
-        return out
-    keys = [content_key(parse_cell(c)) for c in cells]
-    normal = y == np.min(y)
-    seen = {k for k, is_normal in zip(keys, normal) if is_normal}
-    for i, (k, is_normal) in enumerate(zip(keys, normal)):
-        out[i] = not is_normal and k in seen
-    return out
+    return conflicts_of(content_keys(cells), y)
 
 
 def request_tokens(v: RequestView) -> list[str]:
@@ -412,5 +418,5 @@ def load_content(data: dict) -> "RequestContent | ByteTokens":
 
 
 __all__ = ["BYTE_VOCABULARY", "ByteTokens", "CONFLICT_MODES", "ContentSpec", "ENCODINGS", "HEADER_MODES",
-           "PROFILE_MODES", "RequestContent", "byte_tokens", "conflicting_rows", "content_encoder", "content_key",
-           "load_content"]
+           "PROFILE_MODES", "RequestContent", "byte_tokens", "conflicting_rows", "conflicts_of", "content_encoder",
+           "content_key", "content_keys", "load_content"]

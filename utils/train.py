@@ -170,7 +170,7 @@ def _conflicts(req: MLRequest, df: pd.DataFrame, rows_tr: np.ndarray, y_tr: np.n
     from antinex.utils.content import conflicting_rows
 
     out = conflicting_rows(df[spec.column].to_numpy(dtype=object)[rows_tr], y_tr)
-    if out.all() or np.unique(y_tr[~out]).size < np.unique(y_tr).size:
+    if np.unique(y_tr[~out]).size < np.unique(y_tr).size:  # only non-normal rows are ever dropped
         raise RequestError("content.conflicts", "every training row of a class has the content of a normal row: "
                                                 "nothing would be left to learn that class from")
     return out

@@ -158,14 +158,14 @@ def without_conflicts(df: pd.DataFrame, folds: list[Fold], column: str) -> list[
     ``column``: ``antinex.utils.content.conflicting_rows``) taken out of their training rows."""
     from dataclasses import replace
 
-    from antinex.utils.content import conflicting_rows
+    from antinex.utils.content import conflicts_of, content_keys
 
-    cells = df[column].to_numpy(dtype=object)
+    keys = content_keys(df[column].to_numpy(dtype=object))  # once: every fold reads the same rows' keys
     y = df["label_value"].astype(int).to_numpy()
     out = []
     for f in folds:
         where = np.flatnonzero(f.train)
-        drop = where[conflicting_rows(cells[where], y[where])]
+        drop = where[conflicts_of([keys[i] for i in where], y[where])]
         train = f.train.copy()
         train[drop] = False
         out.append(replace(f, train=train, conflicts=len(drop)))
