@@ -1,5 +1,5 @@
-"""Injection signatures: libinjection's SQLi (and optionally XSS) tokenizers on a request's inputs, and
-Shellshock's function definition in a header.
+"""Injection signatures: libinjection's SQLi (and optionally XSS) tokenizers on a request's inputs, SQL
+tautologies, script in markup, and Shellshock's function definition in a header.
 
 The request-content network learns how *this* application is used; it
 generalises poorly to an injection family it never saw in training (held
@@ -20,20 +20,40 @@ triple encoding does not hide it; and, when it holds a ``%`` that starts
 no escape, once more without those (IIS and ASP drop them: sqlmap's
 ``percentage`` tamper writes ``%S%E%L%E%C%T``).
 
+libinjection lets one SQL shape through that fuzzing word lists are full
+of: a bare tautology such as ``or 1=1 --`` (no quote to close, so its
+tokens read as text). The ``sqli`` kind therefore also matches a
+tautology, ``or``/``and``/``||``/``&&`` and then one word or number
+compared with itself (``or 1=1``, ``' or 'a'='a``), which no sentence
+holds (``1=1 meaning`` and ``x or y = 2`` do not match).
+
+Script in markup (``script``): what makes markup *run*, as the CRS's
+XSS rules at paranoia level 1 look for it (941110 script tags, 941120
+event handlers, 941170 script URLs), narrowed so that markup users post
+about does not match: an inline ``<script>`` with a body (not
+``<script src=...></script>`` quoted in a question), a tag carrying an
+``on...=`` event handler, a ``javascript:``/``vbscript:`` URL that calls or
+assigns something, and a string broken out of to call ``alert``,
+``confirm``, ``prompt`` or ``eval``. It is checked on the inputs as
+decoded for the other signatures and once more with HTML entities decoded
+(``&lt;script&gt;``, the CRS's ``t:htmlEntityDecode``). libinjection's
+XSS tokenizer (``xss``) flags any tag with attributes, which users post.
+
 Shellshock (CVE-2014-6271): bash runs what follows a function definition
 (``() {``) handed to it in an environment variable, and CGI scripts get
 every header as one; scanners still probe for it in every header. The
 signature is the CRS's (rule 932170): a header value or an input that
 starts with ``()`` and ``{``. No benign header starts that way.
 
-Which signatures run is the ``ANTINEX_SIGNATURES`` setting (``sqli,shellshock``
-by default; ``sqli,xss,shellshock``; ``none``). XSS is off by default: its
+Which signatures run is the ``ANTINEX_SIGNATURES`` setting (``sqli,script,shellshock``
+by default; add ``xss``; ``none``). libinjection's XSS is off by default: its
 tokenizer flags HTML that benign users post (measured in the lab report).
 
     hits = InjectionSignatures(("sqli",)).check(requests)   # one Hit or None per request
 """
 from __future__ import annotations
 
+import html
 import json
 import re
 from collections.abc import Iterable, Iterator, Sequence
@@ -43,14 +63,24 @@ from urllib.parse import unquote
 from antinex.pipeline.http_message import HttpRequest
 from antinex.utils.config import BY_NAME
 
-KINDS = ("sqli", "xss", "shellshock")
+KINDS = ("sqli", "xss", "script", "shellshock")
 # what runs unless ANTINEX_SIGNATURES says otherwise: the setting's default (utils/config.py), declared there once
 DEFAULT_KINDS: tuple[str, ...] = tuple(BY_NAME["ANTINEX_SIGNATURES"].default)
-VERDICT_NAMES = {"sqli": "sql-injection", "xss": "xss", "shellshock": "shellshock"}  # pipeline.verdicts.SIGNATURES
+VERDICT_NAMES = {"sqli": "sql-injection", "xss": "xss", "script": "script-injection",  # pipeline.verdicts.SIGNATURES
+                 "shellshock": "shellshock"}
 MAX_INPUT = 4096  # characters of one input handed to the tokenizer (a whole upload need not be)
 MAX_DECODES = 3  # further percent-decodings of a value: double and triple encoding hide nothing
 _BARE_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")  # a % that starts no escape
 _FUNCTION_DEFINITION = re.compile(r"^\s*\(\s*\)\s*\{")  # "() {": CRS rule 932170's pattern
+# "or 1=1", "' or 'a'='a", "&& x like x": one word compared with itself after a boolean operator
+_TAUTOLOGY = re.compile(r"(?i)(?:^|[\s'\")])(?:x?or|and|\|\||&&)\s+(['\"]?)(\w+)\1\s*(?:=|<=>|like)\s*\1\2(?:\1)?"
+                        r"(?=\s|$|--|#|/\*|;|\))")
+_SCRIPT = re.compile(r"""(?isx)
+    <\s*script\b[^>]*>\s*[^<\s]                                   # an inline script with a body (941110)
+  | <\s*[a-z][^>]*?[\s/"'`+]on[a-z]{3,}[\s+]*=                      # a tag with an event handler (941120)
+  | (?:^|["'`=(])\s*(?:java|vb)script\s*:\s*[\w$.]+\s*[(=`]         # a script URL that calls or assigns (941170)
+  | ^[\\\s]*["'`]\s*[;)+,-]\s*(?:alert|confirm|prompt|eval)\s*[(`]    # a value that leaves a string to call
+""")
 
 
 class SignatureError(ValueError):
@@ -61,10 +91,10 @@ class SignatureError(ValueError):
 class Hit:
     """A signature that matched: which kind, on which input, with libinjection's fingerprint."""
 
-    kind: str  # sqli | xss | shellshock
+    kind: str  # sqli | xss | script | shellshock
     where: str  # the input's kind and name: "parameter id", "cookie session", "header user-agent", "path"
     value: str  # the matched text (as decoded), cut to 80 characters
-    fingerprint: str  # libinjection's SQLi token fingerprint ("s&1c"); "" for XSS
+    fingerprint: str  # libinjection's SQLi token fingerprint ("s&1c"); "tautology"; "" for the others
 
     @property
     def verdict(self) -> str:
@@ -74,6 +104,10 @@ class Hit:
     def reason(self) -> str:
         if self.kind == "shellshock":
             return f"Shellshock (CVE-2014-6271): a shell function definition in {self.where}: {self.value!r}"
+        if self.kind == "script":
+            return f"script in markup (cross-site scripting) in {self.where}: {self.value!r}"
+        if self.fingerprint == "tautology":
+            return f"SQL tautology in {self.where}: {self.value!r}"
         what = "SQL injection" if self.kind == "sqli" else "cross-site scripting"
         fp = f" (token fingerprint {self.fingerprint})" if self.fingerprint else ""
         return f"libinjection: {what}{fp} in {self.where}: {self.value!r}"
@@ -162,8 +196,8 @@ class InjectionSignatures:
             hit = shellshock(req)
             if hit is not None:
                 return hit
-        sqli, xss = "sqli" in self.kinds, "xss" in self.kinds
-        if not (sqli or xss):
+        sqli, xss, script = "sqli" in self.kinds, "xss" in self.kinds, "script" in self.kinds
+        if not (sqli or xss or script):
             return None
         import libinjection
 
@@ -175,13 +209,31 @@ class InjectionSignatures:
                     found = libinjection.is_sql_injection(candidate)
                     if found["is_sqli"]:
                         return Hit("sqli", where, candidate[:80], found["fingerprint"])
+                    if _TAUTOLOGY.search(candidate):
+                        return Hit("sqli", where, candidate[:80], "tautology")
                 if xss and libinjection.is_xss(candidate)["is_xss"]:
                     return Hit("xss", where, candidate[:80], "")
+                if script:
+                    found = script_in_markup(candidate)
+                    if found is not None:
+                        return Hit("script", where, found[:80], "")
         return None
 
     def check(self, requests: Sequence[HttpRequest]) -> list[Hit | None]:
         """One :class:`Hit` (or None) per request, in order."""
         return [self.match(r) for r in requests]
+
+
+def script_in_markup(text: str) -> str | None:
+    """``text`` (or, when that is what matched, ``text`` with its HTML entities decoded) when it holds markup or
+    a script URL that would run (see the module docstring); None otherwise."""
+    if _SCRIPT.search(text):
+        return text
+    if "&" in text:
+        decoded = html.unescape(text)
+        if decoded != text and _SCRIPT.search(decoded):
+            return decoded
+    return None
 
 
 def shellshock(req: HttpRequest) -> Hit | None:

@@ -35,7 +35,7 @@ from typing import Iterator
 from antinex.pipeline.capture_file import CaptureFileError, check_capture, describe_open_error, timed_frames
 from antinex.pipeline.flatten import MODES, packet_to_row, rows_to_frame
 from antinex.pipeline.injection import KINDS as SIGNATURE_KINDS
-from antinex.pipeline.injection import VERDICT_NAMES, InjectionSignatures, from_settings
+from antinex.pipeline.injection import DEFAULT_KINDS, VERDICT_NAMES, InjectionSignatures, from_settings
 
 _capture_error = describe_open_error  # the former name, kept for callers
 # TensorFlow's start-up chatter would break the one-line errors and --json on stdout's neighbour;
@@ -447,8 +447,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--eve", metavar="OUT", help="write the alerts as Suricata EVE JSON lines to OUT")
     p.add_argument("--suppress", metavar="FILE", help="suppression list (docs/verdicts.md)")
     p.add_argument("--signatures", type=signature_kinds_arg, default=None, metavar="KINDS",
-                   help="injection signatures checked beside the model, comma-separated: sqli, xss, shellshock "
-                        "(default: ANTINEX_SIGNATURES, sqli,shellshock), or none")
+                   help=f"injection signatures checked beside the model, comma-separated: {', '.join(SIGNATURE_KINDS)} "
+                        f"(default: ANTINEX_SIGNATURES, {','.join(DEFAULT_KINDS)}), or none")
     p.add_argument("--json", action="store_true", help="print the summary and verdicts as JSON")
     p.add_argument("--all", action="store_true", help="list benign request verdicts too")
     p.add_argument("--limit", type=int, default=50, help="rows of the table (default 50)")

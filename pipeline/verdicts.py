@@ -33,6 +33,8 @@ SIGNATURES: dict[str, Signature] = {
                                "(libinjection)", "Web Application Attack", 1),
     "xss": Signature(1_500_003, "ANTINEX injection signature: cross-site scripting in a request input (libinjection)",
                      "Web Application Attack", 1),
+    "script-injection": Signature(1_500_005, "ANTINEX injection signature: script in markup or a script URL in a "
+                                  "request input (cross-site scripting)", "Web Application Attack", 1),
     "shellshock": Signature(1_500_004, "ANTINEX injection signature: shell function definition in a header or "
                             "input (Shellshock, CVE-2014-6271)", "Attempted Administrator Privilege Gain", 1),
     "slowloris": Signature(1_500_010, "ANTINEX slow-rate DoS: request headers sent slowly (slowloris)",

