@@ -196,7 +196,8 @@ def test_the_setting_refuses_a_wrong_kind(monkeypatch):
     from antinex.pipeline.settings import signature_kinds
 
     monkeypatch.setenv("ANTINEX_SIGNATURES", "sqli,sqlx")
-    with pytest.raises(SettingError, match="ANTINEX_SIGNATURES.*sqlx is not one of sqli, xss, script, shellshock, none"):
+    with pytest.raises(SettingError,
+                       match="ANTINEX_SIGNATURES.*sqlx is not one of sqli, xss, script, shellshock, none"):
         signature_kinds()
     monkeypatch.delenv("ANTINEX_SIGNATURES")
     assert signature_kinds() == ("sqli", "script", "shellshock") == DEFAULT_KINDS
@@ -217,17 +218,18 @@ def capture(path, raws: list[bytes]) -> None:
 
 
 def test_the_analyzer_judges_with_signatures_and_without_a_model():
-    raws = [BENIGN["apostrophe"], ATTACKS["union"][0], BENIGN["json"]]
+    raws = [BENIGN["apostrophe"], ATTACKS["union"][0], BENIGN["json"], SCRIPT["event handler, slash"][0]]
     convs = [conversation(42000 + i, raw, 100.0 + i) for i, raw in enumerate(raws)]
     analyzer = Analyzer(quick_profile())
     for ts, row in sorted((p for c in convs for p in c.rows()), key=lambda p: p[0]):
         analyzer.feed(ts, row)
     analyzer.finish()
     requests = analyzer.take_requests()
-    assert len(requests) == 3
+    assert len(requests) == 4
     assert Analyzer.judge(requests, None) == []  # nothing to judge with
     verdicts = Analyzer.judge(requests, None, InjectionSignatures())
-    assert [(v.name, v.src_port) for v in verdicts] == [("sql-injection", 42001)]  # no model: hits only
+    assert [(v.name, v.src_port) for v in verdicts] == [("sql-injection", 42001), ("script-injection", 42003)]
+    assert verdicts[1].signature.sid == 1_500_005 and "parameter title" in verdicts[1].reason
     assert verdicts[0].signature.sid == SIGNATURES["sql-injection"].sid == 1_500_002
     assert verdicts[0].model.startswith("libinjection-python")
 
@@ -235,12 +237,12 @@ def test_the_analyzer_judges_with_signatures_and_without_a_model():
 def test_predict_reports_the_signature_and_writes_its_alert(tmp_path, request_model_store):
     path, eve = tmp_path / "c.pcap", tmp_path / "eve.json"
     capture(path, [BENIGN["contraction"], ATTACKS["quote and comment"][0], BENIGN["url in a parameter"],
-                   ATTACKS["double encoded"][0]])
+                   ATTACKS["double encoded"][0], SCRIPT["inline script"][0]])
     proc = pcap("predict", str(path), "--store", str(request_model_store), "--json", "--eve", str(eve), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     by_port = {v["src_port"]: v for v in out["verdicts"] if v["kind"] == "request"}
-    assert sorted(by_port) == [42000, 42001, 42002, 42003]
+    assert sorted(by_port) == [42000, 42001, 42002, 42003, 42004]
     for port in (42001, 42003):
         v = by_port[port]
         assert v["verdict"] == "sql-injection" and v["signature_id"] == 1_500_002, v
@@ -250,10 +252,14 @@ def test_predict_reports_the_signature_and_writes_its_alert(tmp_path, request_mo
     assert f"{threshold:.2f}" in by_port[42000]["reason"], by_port[42000]  # "score 0.12 < 0.80", not 0.50
     assert out["summary"]["signatures"].startswith("sqli,script,shellshock (libinjection-python")
     assert out["summary"]["verdicts"].get("sql-injection") == 2
+    assert by_port[42004]["verdict"] == "script-injection" and by_port[42004]["signature_id"] == 1_500_005
     alerts = [json.loads(line) for line in eve.read_text().splitlines()]
     sqli = [a for a in alerts if a["alert"]["signature_id"] == 1_500_002]
     assert sorted(a["src_port"] for a in sqli) == [42001, 42003]
     assert sqli[0]["alert"]["signature"] == SIGNATURES["sql-injection"].name
+    script = [a for a in alerts if a["alert"]["signature_id"] == 1_500_005]
+    assert [a["src_port"] for a in script] == [42004]
+    assert script[0]["alert"]["signature"] == SIGNATURES["script-injection"].name
 
     quiet = pcap("predict", str(path), "--store", str(request_model_store), "--json", "--signatures", "none",
                  cwd=tmp_path)
