@@ -13,7 +13,13 @@ never served, and so on (``PROFILE_FEATURES`` names them).
 
 The fitted profile is plain JSON (``to_json``/``from_json``), bounded
 (``MAX_ENTRIES`` per vocabulary, most frequent kept) and deterministic
-(sorted).
+(sorted). Its ``format`` says how paths were read when it was fitted, so a
+stored model keeps reading them that way: format 1 made placeholders of
+whole-number, uuid and hex segments only; format 2 (:data:`FORMAT`) also
+of the number at the end of a word (``/users/user7`` -> ``/users/user{int}``),
+because a site's users, pages and items are numbered and the training
+traffic never asks for all of them (the unseen clients' false positives of
+the 2026-12-04 lab recording were ``GET /users/user5`` and ``user7``).
 """
 from __future__ import annotations
 
@@ -47,6 +53,8 @@ _WORDS = re.compile(r"^[\w .,-]+$")
 _TOKEN = re.compile(r"^[A-Za-z0-9_\-.=+/]{16,}$")
 _URL = re.compile(r"^https?://\S+$", re.I)
 _SEGMENT_INT = re.compile(r"^\d+$")
+_SEGMENT_NUMBERED = re.compile(r"^[A-Za-z][A-Za-z_-]*(\d+)$")  # user7, page-2, item_12 (not v2.1, a1b2)
+FORMAT = 2  # how a profile reads paths (the module docstring); profiles without one are format 1
 
 
 @lru_cache(maxsize=1 << 16)
@@ -88,19 +96,25 @@ def punctuation(value: str) -> frozenset[str]:
     return frozenset(_PUNCTUATION.findall(value))
 
 
-def template(segments: list[str]) -> str:
-    """``["items", "17"]`` -> ``"/items/{int}"`` (ids and hashes become placeholders)."""
-    out = []
-    for s in segments:
-        if _SEGMENT_INT.match(s):
-            out.append("{int}")
-        elif _UUID.match(s):
-            out.append("{uuid}")
-        elif _HEX.match(s) and any(c.isdigit() for c in s):
-            out.append("{hex}")
-        else:
-            out.append(s)
-    return "/" + "/".join(out)
+def segment_key(segment: str, fmt: int = FORMAT) -> str:
+    """A path segment as a profile of format ``fmt`` reads it: ``17`` -> ``{int}``, a uuid -> ``{uuid}``, a hash
+    -> ``{hex}``, and (format 2) ``user7`` -> ``user{int}``; other segments as they are."""
+    if _SEGMENT_INT.match(segment):
+        return "{int}"
+    if _UUID.match(segment):
+        return "{uuid}"
+    if _HEX.match(segment) and any(c.isdigit() for c in segment):
+        return "{hex}"
+    if fmt >= 2 and segment[-1:].isdigit():
+        m = _SEGMENT_NUMBERED.match(segment)
+        if m:
+            return segment[:m.start(1)] + "{int}"
+    return segment
+
+
+def template(segments: list[str], fmt: int = FORMAT) -> str:
+    """``["items", "17"]`` -> ``"/items/{int}"`` (ids and hashes become placeholders; :func:`segment_key`)."""
+    return "/" + "/".join(segment_key(s, fmt) for s in segments)
 
 
 def _top(counter: Counter) -> list[str]:
@@ -110,7 +124,10 @@ def _top(counter: Counter) -> list[str]:
 class AppProfile:
     """The profile of an application's normal requests (see the module docstring)."""
 
-    def __init__(self):
+    def __init__(self, fmt: int = FORMAT):
+        if fmt not in (1, 2):
+            raise ValueError(f"application profile format {fmt} is not one of 1, 2")
+        self.format = fmt  # how paths are read (the module docstring)
         self.methods: set[str] = set()
         self.templates: set[str] = set()
         self.segments: set[str] = set()
@@ -136,8 +153,8 @@ class AppProfile:
         for v in views:
             f = facts(v)
             methods[v.method] += 1
-            templates[f.template] += 1
-            segments.update(v.segments)
+            templates[f.templates[self.format]] += 1
+            segments.update(f.segments[self.format])
             if v.ext:
                 exts[v.ext] += 1
             path_chars |= f.path_chars
@@ -183,7 +200,7 @@ class AppProfile:
         return out
 
     def _row(self, v: RequestView, f: "Facts") -> list[float]:
-        segments_unseen = sum(s not in self.segments for s in v.segments if not _SEGMENT_INT.match(s))
+        segments_unseen = sum(s not in self.segments for s in f.segments[self.format] if s != "{int}")
         n_params = names_unseen = shape_unseen = too_long = new_chars = max_new = 0
         cookie_unseen = cookie_chars = 0
         for key, cookie, kind, length, p in f.params:
@@ -214,7 +231,7 @@ class AppProfile:
             header_long += length > 2 * known["max_len"] + 16
         return [
             float(v.method not in self.methods),
-            float(f.template not in self.templates),
+            float(f.templates[self.format] not in self.templates),
             float(segments_unseen),
             float(bool(v.ext) and v.ext not in self.exts),
             float(len(f.path_chars - self.path_chars)),
@@ -237,14 +254,14 @@ class AppProfile:
 
     # -- JSON ------------------------------------------------------------------
     def to_json(self) -> dict:
-        return {"methods": sorted(self.methods), "templates": sorted(self.templates),
+        return {"format": self.format, "methods": sorted(self.methods), "templates": sorted(self.templates),
                 "segments": sorted(self.segments), "exts": sorted(self.exts),
                 "path_chars": "".join(sorted(self.path_chars)), "value_chars": "".join(sorted(self.value_chars)),
                 "content_types": sorted(self.content_types), "params": self.params, "headers": self.headers}
 
     @classmethod
     def from_json(cls, data: dict) -> "AppProfile":
-        p = cls()
+        p = cls(int(data.get("format", 1)))  # profiles stored before formats were format 1
         p.methods, p.templates = set(data["methods"]), set(data["templates"])
         p.segments, p.exts = set(data["segments"]), set(data["exts"])
         p.path_chars, p.value_chars = set(data["path_chars"]), set(data["value_chars"])
@@ -261,7 +278,8 @@ class Facts:
     """What the profile reads of one request, computed once per request (the out-of-fold fits read each
     training request six times)."""
 
-    template: str
+    templates: dict  # format -> the path's template as that format reads it
+    segments: dict  # format -> the path's segments as that format reads them
     path_chars: set
     params: list  # (key, is cookie, shape, length, punctuation) per parameter
     headers: list  # (name, length, punctuation) per header
@@ -271,7 +289,8 @@ def facts(v: RequestView) -> Facts:
     """The :class:`Facts` of ``v``, cached on the view."""
     cached = v.__dict__.get("_facts")
     if cached is None:
-        cached = Facts(template(v.segments), punctuation(v.path),
+        keys = {fmt: [segment_key(s, fmt) for s in v.segments] for fmt in (1, 2)}
+        cached = Facts({fmt: "/" + "/".join(k) for fmt, k in keys.items()}, keys, punctuation(v.path),
                        [(_key(s, n), s == COOKIE, shape(val), len(val), punctuation(val)) for s, n, val in v.params],
                        [(n, len(val), punctuation(val)) for n, val in v.headers])
         v.__dict__["_facts"] = cached

@@ -46,7 +46,7 @@ import scipy.sparse as sp
 
 from antinex.pipeline.http_message import request_from_text
 from antinex.pipeline.payload_features import PAYLOAD_FEATURES, filled_in, payload_features
-from antinex.utils.app_profile import CLIENT_FEATURES, PROFILE_FEATURES, AppProfile, facts
+from antinex.utils.app_profile import CLIENT_FEATURES, FORMAT, PROFILE_FEATURES, AppProfile, facts
 from antinex.utils.request_view import COOKIE, RequestView, parse_cell
 
 ENCODINGS = ("features", "bytes")
@@ -216,11 +216,12 @@ def conflicting_rows(cells, y) -> np.ndarray:
     return conflicts_of(content_keys(cells), y)
 
 
-def request_tokens(v: RequestView) -> list[str]:
-    """Method, path template pieces, extension, parameter names and the shapes of their values."""
+def request_tokens(v: RequestView, fmt: int = FORMAT) -> list[str]:
+    """Method, path template pieces (as a profile of format ``fmt`` reads the path: ``utils.app_profile``),
+    extension, parameter names and the shapes of their values."""
     f = facts(v)
-    out = [f"m:{v.method}", f"t:{f.template}"[:200]]
-    out += [f"s:{s}"[:80] for s in f.template.split("/") if s]
+    out = [f"m:{v.method}", f"t:{f.templates[fmt]}"[:200]]
+    out += [f"s:{s}"[:80] for s in f.segments[fmt]]
     if v.ext:
         out.append(f"x:{v.ext}")
     for key, cookie, kind, _, _ in f.params:
@@ -247,8 +248,9 @@ class RequestContent:
     value looks like instead of learning that normal rows never hold one.
     """
 
-    def __init__(self, spec: ContentSpec | None = None):
+    def __init__(self, spec: ContentSpec | None = None, fmt: int = FORMAT):
         self.spec = spec or ContentSpec()
+        self.format = fmt  # how paths are read: the tokens' and the profile's (utils.app_profile.FORMAT)
         self.idf: np.ndarray | None = None
         self.dense_scale: np.ndarray | None = None
         self.profile: AppProfile | None = None
@@ -270,7 +272,7 @@ class RequestContent:
         dense = None
         if self.spec.dense_columns:
             if self.spec.profile_columns:
-                self.profile = AppProfile().fit([v for v, is_normal in zip(views, normal) if is_normal])
+                self.profile = AppProfile(self.format).fit([v for v, is_normal in zip(views, normal) if is_normal])
             raw = self._dense_raw(views, self._out_of_fold(views, normal))
             self.dense_scale = np.maximum(raw.max(axis=0, initial=0.0), 1e-6).astype(np.float32)
             dense = raw / self.dense_scale
@@ -300,7 +302,7 @@ class RequestContent:
         if s.headers == "shape":
             parts.append(ngram_columns([header_text(v) for v in views], s.ngrams[0], s.ngrams[1], dims, 2))
         if s.tokens:
-            parts.append(token_columns([request_tokens(v) for v in views], dims, 3))
+            parts.append(token_columns([request_tokens(v, self.format) for v in views], dims, 3))
         return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
     def _out_of_fold(self, views: list[RequestView], normal: np.ndarray) -> np.ndarray | None:
@@ -315,7 +317,7 @@ class RequestContent:
         for fold in range(k):
             held = where[fold::k]
             rest = np.setdiff1d(where, held, assume_unique=True)
-            fold_profile = AppProfile().fit([views[i] for i in rest])
+            fold_profile = AppProfile(self.format).fit([views[i] for i in rest])
             out[held] = fold_profile.features([views[i] for i in held])
         return out
 
@@ -355,14 +357,17 @@ class RequestContent:
     def to_json(self) -> dict:
         if self.idf is None:
             raise RuntimeError("RequestContent is not fitted")
-        return {"format": 1, "spec": self.spec.to_json(),
+        return {"format": self.format, "spec": self.spec.to_json(),
                 "idf": [float(v) for v in self.idf],
                 "dense_scale": [float(v) for v in self.dense_scale] if self.dense_scale is not None else None,
                 "profile": self.profile.to_json() if self.profile is not None else None}
 
     @classmethod
     def from_json(cls, data: dict) -> "RequestContent":
-        est = cls(ContentSpec.from_json(data["spec"]))
+        fmt = data.get("format", 1)
+        if fmt not in (1, 2):
+            raise ValueError(f"content artifact of format {fmt!r}: this AntiNex reads formats 1 and 2")
+        est = cls(ContentSpec.from_json(data["spec"]), fmt)  # a stored model reads paths as it was trained to
         est.idf = np.asarray(data["idf"], dtype=np.float32)
         if len(est.idf) != est.spec.hash_dims:
             raise ValueError(f"content artifact: {len(est.idf)} IDF values for {est.spec.hash_dims} columns")
@@ -411,8 +416,8 @@ def content_encoder(spec: ContentSpec) -> "RequestContent | ByteTokens":
 
 def load_content(data: dict) -> "RequestContent | ByteTokens":
     """The fitted encoder of a stored ``content`` artifact (its JSON)."""
-    if not isinstance(data, dict) or data.get("format") != 1 or not isinstance(data.get("spec"), dict):
-        raise ValueError("content artifact: not a format-1 content encoder")
+    if not isinstance(data, dict) or data.get("format") not in (1, 2) or not isinstance(data.get("spec"), dict):
+        raise ValueError("content artifact: not a content encoder of format 1 or 2")
     spec = ContentSpec.from_json(data["spec"])
     return ByteTokens(spec) if spec.encoding == "bytes" else RequestContent.from_json(data)
 

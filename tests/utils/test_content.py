@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from antinex.pipeline.http_message import request_to_text
-from antinex.utils.app_profile import PROFILE_FEATURES, AppProfile, shape, template
+from antinex.utils.app_profile import PROFILE_FEATURES, AppProfile, segment_key, shape, template
 from antinex.utils.content import (BYTE_VOCABULARY, ContentSpec, RequestContent, byte_tokens, conflicting_rows,
                                    content_encoder, content_key, load_content)
 from antinex.utils.request_view import COOKIE, FORM, JSON_BODY, MULTIPART, QUERY, parse_cell
@@ -57,6 +57,26 @@ def test_shapes_and_templates():
                                "abc123", "a@b.org", "https://x.org/?a=1", "budget plan", "' OR 1=1")] == \
         ["empty", "int", "float", "uuid", "hex", "alpha", "alnum", "email", "url", "words", "text"]
     assert template(["items", "17"]) == "/items/{int}"
+    assert [segment_key(x) for x in ("user7", "page-2", "item_12", "v2", "a1b2", "v2.1", "user")] == \
+        ["user{int}", "page-{int}", "item_{int}", "v{int}", "a1b2", "v2.1", "user"]
+    assert template(["users", "user7"]) == "/users/user{int}" and template(["users", "user7"], 1) == "/users/user7"
+
+
+def test_a_numbered_page_the_training_never_asked_for_is_no_new_path():
+    """Format 2: /users/user7 is the template of /users/user1..user4 (the unseen clients' false positives of the
+    2026-12-04 recording); format 1, as profiles stored before it read paths, found it new."""
+    normal = [parse_cell(cell(f"GET /users/user{i} HTTP/1.1\r\nHost: x\r\n\r\n".encode())) for i in range(5)]
+    probe = [parse_cell(cell(b"GET /users/user7 HTTP/1.1\r\nHost: x\r\n\r\n"))]
+    names = list(PROFILE_FEATURES)
+    new = dict(zip(names, AppProfile().fit(normal).features(probe)[0]))
+    old = dict(zip(names, AppProfile(1).fit(normal).features(probe)[0]))
+    assert new["prof_template_unseen"] == 0 and new["prof_segments_unseen"] == 0
+    assert old["prof_template_unseen"] == 1 and old["prof_segments_unseen"] == 1
+    stored = AppProfile(1).fit(normal).to_json()
+    del stored["format"]  # a profile stored before profiles had a format
+    assert AppProfile.from_json(stored).format == 1
+    with pytest.raises(ValueError, match="format 3 is not one of 1, 2"):
+        AppProfile(3)
 
 
 def test_profile_measures_distance_from_normal_use():
@@ -122,6 +142,23 @@ def test_json_round_trip_gives_the_same_matrix(frame):
     again = load_content(json.loads(text))
     probe = [cell(r) for r in [*BENIGN.values(), *ATTACKS.values()]]
     assert (est.transform(probe) != again.transform(probe)).nnz == 0
+
+
+def test_a_stored_format_1_encoder_keeps_reading_paths_as_it_was_trained_to(frame):
+    """A model stored before format 2 reloads as format 1: the same tokens and profile as when it was fitted."""
+    est = RequestContent(SMALL, fmt=1)
+    est.fit(frame["http_request"], frame["label_value"])
+    data = json.loads(json.dumps(est.to_json()))
+    assert data["format"] == 1 and data["profile"]["format"] == 1
+    del data["profile"]["format"]  # as stored before profiles had one
+    again = load_content(data)
+    assert again.format == 1 and again.profile.format == 1
+    probe = [cell(r) for r in [*BENIGN.values(), *ATTACKS.values()]] + \
+        [cell(b"GET /users/user7 HTTP/1.1\r\nHost: x\r\n\r\n")]
+    assert (est.transform(probe) != again.transform(probe)).nnz == 0
+    assert RequestContent(SMALL).fit(frame["http_request"], frame["label_value"]).to_json()["format"] == 2
+    with pytest.raises(ValueError, match="not a content encoder of format 1 or 2"):
+        load_content({**data, "format": 3})
 
 
 def test_columns_no_training_row_touched_weigh_nothing(frame):
