@@ -81,6 +81,7 @@ _SCRIPT = re.compile(r"""(?isx)
   | (?:^|["'`=(])\s*(?:java|vb)script\s*:\s*[\w$.]+\s*[(=`]         # a script URL that calls or assigns (941170)
   | ^[\\\s]*["'`]\s*[;)+,-]\s*(?:alert|confirm|prompt|eval)\s*[(`]    # a value that leaves a string to call
 """)
+_SCRIPT_CHARS = frozenset("<:(`&")  # what each _SCRIPT branch needs (and "&" for the entities decoded)
 
 
 class SignatureError(ValueError):
@@ -227,6 +228,8 @@ class InjectionSignatures:
 def script_in_markup(text: str) -> str | None:
     """``text`` (or, when that is what matched, ``text`` with its HTML entities decoded) when it holds markup or
     a script URL that would run (see the module docstring); None otherwise."""
+    if not _SCRIPT_CHARS.intersection(text):  # every pattern needs one of them: most values have none
+        return None
     if _SCRIPT.search(text):
         return text
     if "&" in text:
