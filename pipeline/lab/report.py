@@ -466,8 +466,9 @@ def markdown(results: dict) -> str:
              f"mean ± standard deviation over the seeds, ranges in brackets). Benign test rows: the clients never "
              f"in training ({', '.join(results['holdout_clients'])}). Never a random row split.", "",
              f"`{SHIPPED}` is the shipped detector as `antinex-pcap predict` and the subscriber run it: the "
-             f"request network *or* the injection signatures (libinjection SQLi and Shellshock, `{SIGNATURES_NAME}`) *or* the "
-             f"timing and window rules (`rules`); `{SHIPPED}-network` is its network alone.", ""]
+             f"request network *or* the injection signatures (libinjection SQLi, SQL tautologies, script in markup "
+             f"and Shellshock, `{SIGNATURES_NAME}`) *or* the timing and window rules (`rules`); "
+             f"`{SHIPPED}-network` is its network alone.", ""]
     for unit, res in results["units"].items():
         lines += [f"## Per {unit}", "", f"Dataset `{Path(res['dataset']).name}`, {res['rows']:,} rows.", "",
                   "### Overall: every attack family held out in turn", "",
