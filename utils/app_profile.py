@@ -55,6 +55,7 @@ _URL = re.compile(r"^https?://\S+$", re.I)
 _SEGMENT_INT = re.compile(r"^\d+$")
 _SEGMENT_NUMBERED = re.compile(r"^[A-Za-z][A-Za-z_-]*(\d+)$")  # user7, page-2, item_12 (not v2.1, a1b2)
 FORMAT = 2  # how a profile reads paths (the module docstring); profiles without one are format 1
+FORMATS = (1, 2)  # the formats this code reads
 
 
 @lru_cache(maxsize=1 << 16)
@@ -125,8 +126,8 @@ class AppProfile:
     """The profile of an application's normal requests (see the module docstring)."""
 
     def __init__(self, fmt: int = FORMAT):
-        if fmt not in (1, 2):
-            raise ValueError(f"application profile format {fmt} is not one of 1, 2")
+        if fmt not in FORMATS:
+            raise ValueError(f"application profile format {fmt} is not one of {', '.join(map(str, FORMATS))}")
         self.format = fmt  # how paths are read (the module docstring)
         self.methods: set[str] = set()
         self.templates: set[str] = set()
@@ -289,7 +290,7 @@ def facts(v: RequestView) -> Facts:
     """The :class:`Facts` of ``v``, cached on the view."""
     cached = v.__dict__.get("_facts")
     if cached is None:
-        keys = {fmt: [segment_key(s, fmt) for s in v.segments] for fmt in (1, 2)}
+        keys = {fmt: [segment_key(s, fmt) for s in v.segments] for fmt in FORMATS}
         cached = Facts({fmt: "/" + "/".join(k) for fmt, k in keys.items()}, keys, punctuation(v.path),
                        [(_key(s, n), s == COOKIE, shape(val), len(val), punctuation(val)) for s, n, val in v.params],
                        [(n, len(val), punctuation(val)) for n, val in v.headers])

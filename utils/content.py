@@ -46,7 +46,7 @@ import scipy.sparse as sp
 
 from antinex.pipeline.http_message import request_from_text
 from antinex.pipeline.payload_features import PAYLOAD_FEATURES, filled_in, payload_features
-from antinex.utils.app_profile import CLIENT_FEATURES, FORMAT, PROFILE_FEATURES, AppProfile, facts
+from antinex.utils.app_profile import CLIENT_FEATURES, FORMAT, FORMATS, PROFILE_FEATURES, AppProfile, facts
 from antinex.utils.request_view import COOKIE, RequestView, parse_cell
 
 ENCODINGS = ("features", "bytes")
@@ -365,8 +365,9 @@ class RequestContent:
     @classmethod
     def from_json(cls, data: dict) -> "RequestContent":
         fmt = data.get("format", 1)
-        if fmt not in (1, 2):
-            raise ValueError(f"content artifact of format {fmt!r}: this AntiNex reads formats 1 and 2")
+        if fmt not in FORMATS:
+            raise ValueError(f"content artifact of format {fmt!r}: this AntiNex reads formats "
+                             f"{', '.join(map(str, FORMATS))}")
         est = cls(ContentSpec.from_json(data["spec"]), fmt)  # a stored model reads paths as it was trained to
         est.idf = np.asarray(data["idf"], dtype=np.float32)
         if len(est.idf) != est.spec.hash_dims:
@@ -416,7 +417,7 @@ def content_encoder(spec: ContentSpec) -> "RequestContent | ByteTokens":
 
 def load_content(data: dict) -> "RequestContent | ByteTokens":
     """The fitted encoder of a stored ``content`` artifact (its JSON)."""
-    if not isinstance(data, dict) or data.get("format") not in (1, 2) or not isinstance(data.get("spec"), dict):
+    if not isinstance(data, dict) or data.get("format") not in FORMATS or not isinstance(data.get("spec"), dict):
         raise ValueError("content artifact: not a content encoder of format 1 or 2")
     spec = ContentSpec.from_json(data["spec"])
     return ByteTokens(spec) if spec.encoding == "bytes" else RequestContent.from_json(data)
