@@ -171,26 +171,41 @@ class Analyzer:
         return out
 
     @staticmethod
-    def judge(requests: list[HttpRequest], scorer, signatures=None) -> list[Verdict]:
+    def judge(requests: list[HttpRequest], scorer, signatures=None, escalation=None) -> list[Verdict]:
         """One verdict per request: an injection signature's (:mod:`pipeline.injection`) where one matches,
         else the request detector's (:class:`~pipeline.request_scoring.RequestScorer`). With no detector,
-        only the signatures' attack verdicts (nothing else judged the requests)."""
+        only the signatures' attack verdicts (nothing else judged the requests). With ``escalation``
+        (:class:`~pipeline.escalation.SourceEscalation`, kept across calls), a request judged benign from a
+        source that just sent several attack requests is a ``source-escalation`` verdict instead."""
         if not requests or (scorer is None and not signatures):
             return []
         scores = scorer.score(requests) if scorer is not None else [None] * len(requests)
         hits = signatures.check(requests) if signatures else [None] * len(requests)
         out = []
-        for req, s, hit in zip(requests, scores, hits):
+        # in time order: the escalation judges each request with what its source did before it
+        for i in sorted(range(len(requests)), key=lambda k: requests[k].ts_end or requests[k].ts or 0.0):
+            req, s, hit = requests[i], scores[i], hits[i]
+            ts = req.ts_end or req.ts or 0.0
             if hit is not None:
                 also = f"; the model: {s.reason}" if s is not None else ""
                 name, score, model, reason = hit.verdict, 1.0, signatures.name, hit.reason + also
             elif s is not None:
                 name, score, model, reason = ("request-attack" if s.attack else "benign"), s.score, scorer.name, \
                     s.reason
-            else:
+            elif escalation is None:
                 continue
+            else:
+                name, score, model, reason = "benign", 0.0, signatures.name, "no injection signature matched"
+            if escalation is not None:
+                esc = escalation.observe(req.src_ip, ts, name != "benign", name)
+                if esc is not None:
+                    name, model = "source-escalation", f"source escalation after {escalation.after} in " \
+                                                       f"{escalation.window:g} s"
+                    reason = f"{esc.reason(req.src_ip, escalation.window)}; judged alone: {reason}"
+                elif name == "benign" and s is None:
+                    continue  # the signatures alone say nothing about requests they do not match
             out.append(Verdict(kind="request", name=name, score=score, model=model, reason=reason,
-                               ts=req.ts_end or req.ts or 0.0, flow_id=req.flow_id, src_ip=req.src_ip,
+                               ts=ts, flow_id=req.flow_id, src_ip=req.src_ip,
                                src_port=req.src_port, dest_ip=req.dst_ip, dest_port=req.dst_port, request=req))
         return out
 

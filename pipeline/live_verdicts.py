@@ -82,13 +82,15 @@ class LiveVerdicts:
     """
 
     def __init__(self, writer: AlertWriter, profile: Profile | None = None, *, scorer=None,
-                 load_scorer: Callable[[], object | None] | None = None, signatures=None, tick_after: float = 1.0,
+                 load_scorer: Callable[[], object | None] | None = None, signatures=None, escalation=None,
+                 tick_after: float = 1.0,
                  max_batches: int = 256, max_waiting: int = 50_000):
         self.profile = profile or shipped_profile()
         self.analyzer = Analyzer(self.profile)
         self.writer = writer
         self.scorer = scorer
         self.signatures = signatures  # pipeline.injection.InjectionSignatures, checked with the model
+        self.escalation = escalation  # pipeline.escalation.SourceEscalation: its memory spans batches
         self.tick_after = tick_after
         self.max_waiting = max_waiting
         self.judged = self.dropped = 0
@@ -176,5 +178,5 @@ class LiveVerdicts:
         ready = self.scorer is not None or (self.signatures and (self._loader is None or not self._loader.is_alive()))
         if self._waiting and ready:
             batch, self._waiting = self._waiting, []
-            self.writer.write(Analyzer.judge(batch, self.scorer, self.signatures))
+            self.writer.write(Analyzer.judge(batch, self.scorer, self.signatures, self.escalation))
             self.judged += len(batch)

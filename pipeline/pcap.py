@@ -58,6 +58,21 @@ def signature_kinds_arg(text: str) -> tuple[str, ...]:
     return tuple(k for k in kinds if k != "none")
 
 
+def escalation_arg(args):
+    """``--escalate-after``/``--escalate-window`` over their settings: a SourceEscalation, or None when off."""
+    from antinex.pipeline.escalation import SourceEscalation
+    from antinex.pipeline.settings import escalation
+
+    after, window = escalation()
+    after = after if args.escalate_after is None else args.escalate_after
+    window = window if args.escalate_window is None else args.escalate_window
+    if after < 0:
+        raise ValueError(f"--escalate-after: {after} is negative (0 turns escalation off)")
+    if window <= 0:
+        raise ValueError(f"--escalate-window: {window:g} is not a positive number of seconds")
+    return SourceEscalation(after, window) if after else None
+
+
 def read_packets(path: str | Path) -> Iterator:
     """scapy packets of a pcap/pcapng file, streamed (never the whole file in memory)."""
     from scapy.error import Scapy_Exception
@@ -137,11 +152,12 @@ class Analysis:
         return [v for v in self.verdicts if v.attack]
 
 
-def analyze_capture(path: str | Path, *, profile=None, scorer=None, signatures=None, allow_truncated: bool = False,
-                    keep_requests: bool = False, keep_flows: bool = False, progress: bool = False,
-                    observer=None) -> Analysis:
+def analyze_capture(path: str | Path, *, profile=None, scorer=None, signatures=None, escalation=None,
+                    allow_truncated: bool = False, keep_requests: bool = False, keep_flows: bool = False,
+                    progress: bool = False, observer=None) -> Analysis:
     """Run the analyzer over a capture: rule verdicts, and request verdicts when ``scorer`` (a request detector)
-    or ``signatures`` (:class:`~pipeline.injection.InjectionSignatures`) is given."""
+    or ``signatures`` (:class:`~pipeline.injection.InjectionSignatures`) is given, escalated per source by
+    ``escalation`` (:class:`~pipeline.escalation.SourceEscalation`) when given."""
     from antinex.pipeline.analyzer import Analyzer
 
     result = Analysis()
@@ -164,7 +180,7 @@ def analyze_capture(path: str | Path, *, profile=None, scorer=None, signatures=N
         if keep_requests:
             result.requests += requests
         result.verdicts += analyzer.take_verdicts()
-        result.verdicts += analyzer.judge(requests, scorer, signatures)
+        result.verdicts += analyzer.judge(requests, scorer, signatures, escalation)
 
     for ts, row in timed_rows(path, allow_truncated=allow_truncated):
         result.first = ts if result.first is None else result.first
@@ -219,7 +235,7 @@ def _endpoint(ip, port) -> str:
     return f"[{ip}]:{port}" if ":" in str(ip) else f"{ip}:{port}"
 
 
-def summary(path, result: Analysis, scorer, profile, alerts, signatures=None) -> dict:
+def summary(path, result: Analysis, scorer, profile, alerts, signatures=None, escalation=None) -> dict:
     from collections import Counter
 
     requests = [v for v in result.verdicts if v.kind == "request"]
@@ -230,6 +246,7 @@ def summary(path, result: Analysis, scorer, profile, alerts, signatures=None) ->
         "requests": len(requests), "requests_attack": sum(v.attack for v in requests),
         "model": scorer.name if scorer else None,
         "signatures": f"{','.join(signatures.kinds)} ({signatures.name})" if signatures else None,
+        "escalation": f"after {escalation.after} in {escalation.window:g} s" if escalation else None,
         "profile": f"{profile.name} ({profile.origin})" if profile else None,
         "verdicts": dict(Counter(v.name for v in result.verdicts if v.attack)),
         "flows_flagged": len({v.flow_id for v in result.attacks}),
@@ -286,8 +303,9 @@ def cmd_predict(args) -> int:
 
         load_profile(args.profile)  # a bad profile file fails before the model's (slow) load
     signatures = InjectionSignatures(args.signatures) if args.signatures is not None else from_settings()
+    escalation = escalation_arg(args)
     scorer, profile = load_detector(args.model, args.store, args.profile)
-    result = analyze_capture(args.file, profile=profile, scorer=scorer, signatures=signatures,
+    result = analyze_capture(args.file, profile=profile, scorer=scorer, signatures=signatures, escalation=escalation,
                              allow_truncated=args.allow_truncated,
                              progress=not args.json and sys.stderr.isatty())
     if not result.http_flows:
@@ -300,7 +318,7 @@ def cmd_predict(args) -> int:
         writer.write(sorted(result.attacks, key=lambda v: v.ts))
     finally:
         writer.close()
-    info = summary(args.file, result, scorer, profile, writer, signatures)
+    info = summary(args.file, result, scorer, profile, writer, signatures, escalation)
     if args.json:
         shown = [v for v in result.verdicts if args.all or v.attack or v.kind == "request"]
         print(json.dumps({"summary": info, "verdicts": [v.to_dict() for v in sorted(shown, key=lambda v: v.ts)]},
@@ -449,6 +467,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--signatures", type=signature_kinds_arg, default=None, metavar="KINDS",
                    help=f"injection signatures checked beside the model, comma-separated: {', '.join(SIGNATURE_KINDS)} "
                         f"(default: ANTINEX_SIGNATURES, {','.join(DEFAULT_KINDS)}), or none")
+    p.add_argument("--escalate-after", type=int, default=None, metavar="N",
+                   help="attack requests from one source within the window after which its next requests are "
+                        "alerts too (source-escalation; default: ANTINEX_ESCALATE_AFTER, 3), 0: off")
+    p.add_argument("--escalate-window", type=float, default=None, metavar="SECONDS",
+                   help="seconds the escalation counts over (default: ANTINEX_ESCALATE_WINDOW, 60)")
     p.add_argument("--json", action="store_true", help="print the summary and verdicts as JSON")
     p.add_argument("--all", action="store_true", help="list benign request verdicts too")
     p.add_argument("--limit", type=int, default=50, help="rows of the table (default 50)")

@@ -147,3 +147,8 @@ def tick_after() -> float:
 def signature_kinds() -> tuple[str, ...]:
     """ANTINEX_SIGNATURES: the injection signatures checked beside the model (``none``: no signature)."""
     return tuple(k for k in value("ANTINEX_SIGNATURES", "pipeline") if k != "none")
+
+
+def escalation() -> tuple[int, float]:
+    """(ANTINEX_ESCALATE_AFTER, ANTINEX_ESCALATE_WINDOW): pipeline/escalation.py; after 0: off."""
+    return value("ANTINEX_ESCALATE_AFTER", "pipeline"), value("ANTINEX_ESCALATE_WINDOW", "pipeline")

@@ -211,6 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
 def live_verdicts_from_env():
     """The analyzer and alert sinks the environment asks for (pipeline/settings.py)."""
     from antinex.pipeline import settings as vs
+    from antinex.pipeline.escalation import SourceEscalation
     from antinex.pipeline.eve import AlertWriter, EveFile, RedisList, Syslog
     from antinex.pipeline.injection import from_settings
     from antinex.pipeline.live_verdicts import LiveVerdicts, model_loader, stored_profile
@@ -225,12 +226,14 @@ def live_verdicts_from_env():
         sinks.append(RedisList(vs.redis_url(), vs.redis_key(), vs.redis_max()))
     if vs.syslog_address():
         sinks.append(Syslog(vs.syslog_address(), vs.syslog_facility()))
-    signatures = from_settings()
+    signatures, escalation = from_settings(), SourceEscalation.from_settings()
     live = LiveVerdicts(AlertWriter(sinks, suppression), profile, load_scorer=model_loader(store, model),
-                        signatures=signatures, tick_after=vs.tick_after())
-    log.info("alerts to %s%s; request model %r from %s; injection signatures %s; flow profile %s (%s)",
-             vs.eve_file(), "".join(f", {type(s).__name__}" for s in sinks[1:]), model, store,
-             ",".join(signatures.kinds) or "none", live.profile.name, live.profile.origin)
+                        signatures=signatures, escalation=escalation, tick_after=vs.tick_after())
+    log.info("alerts to %s%s; request model %r from %s; injection signatures %s; source escalation %s; "
+             "flow profile %s (%s)", vs.eve_file(), "".join(f", {type(s).__name__}" for s in sinks[1:]), model,
+             store, ",".join(signatures.kinds) or "none",
+             f"after {escalation.after} in {escalation.window:g} s" if escalation else "off", live.profile.name,
+             live.profile.origin)
     return live
 
 

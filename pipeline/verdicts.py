@@ -49,6 +49,8 @@ SIGNATURES: dict[str, Signature] = {
                              "Attempted User Privilege Gain", 1),
     "scan": Signature(1_500_030, "ANTINEX web scan: many requests for missing paths from one source",
                       "Attempted Information Leak", 2),
+    "source-escalation": Signature(1_500_040, "ANTINEX source escalation: a request from a source that just sent "
+                                   "several attack requests", "Web Application Attack", 2),
 }
 BY_SID = {s.sid: name for name, s in SIGNATURES.items()}
 KINDS = ("request", "flow", "source")

@@ -279,6 +279,11 @@ SETTINGS: tuple[Setting, ...] = (
             "request is checked with beside the model (pipeline/injection.py): `sqli`, `xss`, `script`, "
             "`shellshock`, comma-separated, or `none`", ("pipeline",),
             choices=("sqli", "xss", "script", "shellshock", "none")),
+    Setting("ANTINEX_ESCALATE_AFTER", int, 3, "attack verdicts from one source within "
+            "`ANTINEX_ESCALATE_WINDOW` after which its next requests are alerts too (`source-escalation`, "
+            "pipeline/escalation.py); 0 turns escalation off", ("pipeline",), minimum=0),
+    Setting("ANTINEX_ESCALATE_WINDOW", float, 60.0, "seconds a source's attack verdicts count towards its "
+            "escalation, and stay escalated after the latest", ("pipeline",), minimum=1),
     Setting("ANTINEX_TICK_AFTER", float, 1.0, "seconds without packets before the wall clock drives the "
             "subscriber's rules", ("pipeline",), minimum=0),
     # -- client (the original antinex-client's names) ----------------------------------------
