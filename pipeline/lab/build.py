@@ -361,3 +361,18 @@ def sample_per_session(df: pd.DataFrame, max_rows: int, seed: int = 0) -> pd.Dat
     parts = [g if len(g) <= max_rows else g.sample(max_rows, random_state=seed)
              for _, g in df.groupby("session", sort=False)]
     return pd.concat(parts).sort_index().reset_index(drop=True)
+
+
+def sample_blocks(df: pd.DataFrame, attack_rows: int, benign_rows: int, seed: int = 1) -> pd.DataFrame:
+    """Per session, one block of at most ``attack_rows`` (an attack session) or ``benign_rows`` (a benign one)
+    consecutive rows in time (``ts``) from a random start: an evaluation sample that keeps every session but
+    not all its requests, in which what one source did just before a request is still there (the source
+    escalation, :mod:`antinex.pipeline.escalation`, needs it; a random sample of rows would thin it out)."""
+    rng = np.random.default_rng(seed)
+    order = df.sort_values("ts", kind="stable") if "ts" in df.columns else df
+    parts = []
+    for (_, label), g in order.groupby(["session", "label_value"], sort=False):
+        k = attack_rows if int(label) == 1 else benign_rows
+        start = int(rng.integers(0, len(g) - k + 1)) if len(g) > k else 0
+        parts.append(g.iloc[start:start + k])
+    return pd.concat(parts).sort_index().reset_index(drop=True)

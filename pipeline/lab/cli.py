@@ -143,8 +143,38 @@ def cmd_report(args) -> int:
              crs_levels=levels, crs_allowed_methods=tuple(args.crs_allowed_methods.split()),
              mutations=_csv_list(args.mutations), families=_csv_list(args.families) or None,
              zap_dir=Path(args.zap) if args.zap else None,
-             recording=Path(args.recording) if args.recording else None)
+             recording=Path(args.recording) if args.recording else None,
+             escalate=(args.escalate_after, args.escalate_window))
     print((Path(args.out) / "report.md").read_text())
+    return 0
+
+
+def cmd_sample(args) -> int:
+    import shutil
+
+    import pandas as pd
+
+    from antinex.pipeline.lab.build import sample_blocks
+
+    src, out = Path(args.dataset), Path(args.out)
+    if args.attack_rows < 1 or args.benign_rows < 1:
+        raise ValueError("--attack-rows and --benign-rows: at least 1 row per session")
+    names = [n for n in ("requests.csv.gz", "train.csv.gz") if (src / n).is_file()]
+    if not names:
+        raise ValueError(f"{src}: no requests.csv.gz or train.csv.gz (a directory antinex-lab build wrote)")
+    if out.resolve() == src.resolve():
+        raise ValueError(f"-o {out}: the sample must not overwrite the dataset it is drawn from")
+    out.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        df = pd.read_csv(src / name, low_memory=False)
+        missing = {"session", "label_value"} - set(df.columns)
+        if missing:
+            raise ValueError(f"{src / name}: no {', '.join(sorted(missing))} column (not an antinex-lab dataset)")
+        part = sample_blocks(df, args.attack_rows, args.benign_rows, args.seed)
+        part.to_csv(out / name, index=False, compression="gzip")
+        print(f"{name}: {len(part):,} of {len(df):,} rows, {part['session'].nunique():,} sessions")
+    if (src / "metadata.json").is_file():  # the rules' profile record travels with the rows
+        shutil.copy(src / "metadata.json", out / "metadata.json")
     return 0
 
 
@@ -203,7 +233,20 @@ def main(argv: list[str] | None = None) -> int:
     rep.add_argument("--zap", help="directory of the public AntiNex network-pipeline captures (packets)")
     rep.add_argument("--recording", help="the namespace recording the datasets came from: measure the timing and "
                                          "window rules per connection and per source on it")
+    rep.add_argument("--escalate-after", type=int, default=None, metavar="N",
+                     help="the shipped detector's source escalation: after N attack verdicts of a session "
+                          "(default: ANTINEX_ESCALATE_AFTER), 0: off")
+    rep.add_argument("--escalate-window", type=float, default=None, metavar="SECONDS",
+                     help="its window (default: ANTINEX_ESCALATE_WINDOW)")
     rep.set_defaults(func=cmd_report)
+    sm = sub.add_parser("sample", help="an evaluation sample of a dataset: one block of consecutive requests "
+                                       "per session")
+    sm.add_argument("dataset", help="directory antinex-lab build wrote (requests.csv.gz, train.csv.gz)")
+    sm.add_argument("-o", "--out", required=True, help="directory for the sampled files")
+    sm.add_argument("--attack-rows", type=int, default=80, help="rows per attack session (default 80)")
+    sm.add_argument("--benign-rows", type=int, default=300, help="rows per benign session (default 300)")
+    sm.add_argument("--seed", type=int, default=1, help="seed of the blocks' starts (default 1)")
+    sm.set_defaults(func=cmd_sample)
     b = sub.add_parser("build", help="recorded sessions to a training-ready dataset")
     b.add_argument("outdir")
     b.add_argument("-o", "--out", required=True)

@@ -16,6 +16,10 @@ the one it would use in production:
   (:mod:`antinex.pipeline.injection`) on the request text: nothing to train,
   but computed from the text, so mutated requests are judged afresh.
 - :class:`Either` flags a row when either of two detectors does.
+- :class:`Escalated` adds the product's source escalation
+  (:mod:`antinex.pipeline.escalation`) to a detector's verdicts: a row whose
+  session (one source's tool run or client session) just had several
+  attack verdicts is an attack too.
 """
 from __future__ import annotations
 
@@ -29,6 +33,7 @@ from antinex.pipeline.http_message import request_from_text
 
 TEXT_COLUMN = "http_request"  # requests: the one-line text form of the bytes (pipeline/http_message.py)
 PACKET_TEXT_COLUMN = "raw_load"  # packets: the payload as hex, as the flattener writes it
+SOURCE_COLUMN, TIME_COLUMN = "session", "ts"  # the lab's source of a request (one tool run, one client), its time
 
 
 class Detector(Protocol):
@@ -195,3 +200,30 @@ class Either:
 
     def predict(self, test: pd.DataFrame) -> np.ndarray:
         return self.first.predict(test) | self.second.predict(test)
+
+
+class Escalated:
+    """A detector's verdicts with the source escalation the analyzer adds (``source-escalation``).
+
+    Rows are grouped into sources by ``session`` and taken in ``ts`` order; a row judged benign whose
+    session had ``after`` attack verdicts within ``window`` seconds before it is an attack. Only meaningful
+    on rows that are all of a session's requests in a span of time (``antinex-lab sample``'s contiguous
+    blocks): on a random sample of a session the attack verdicts are thinned out and the escalation
+    under-counts. Without ``session`` or ``ts`` columns the base detector's verdicts are returned unchanged.
+    """
+
+    def __init__(self, name: str, base: Detector, after: int = 3, window: float = 60.0):
+        self.name, self.base, self.after, self.window = name, base, after, window
+
+    def fit(self, train: pd.DataFrame, seed: int) -> "Escalated":
+        self.base.fit(train, seed)
+        return self
+
+    def predict(self, test: pd.DataFrame) -> np.ndarray:
+        from antinex.pipeline.escalation import escalate_flags
+
+        flags = self.base.predict(test)
+        if SOURCE_COLUMN not in test.columns or TIME_COLUMN not in test.columns:
+            return flags
+        return escalate_flags(flags, test[SOURCE_COLUMN].astype(str).to_numpy(),
+                              test[TIME_COLUMN].astype(float).to_numpy(), self.after, self.window)

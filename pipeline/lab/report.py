@@ -24,8 +24,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from antinex.pipeline.lab.detectors import (PACKET_TEXT_COLUMN, TEXT_COLUMN, Either, FixedVerdicts,
-                                            NetworkDetector, RandomForest, SignatureDetector, TfidfLogReg)
+from antinex.pipeline.lab.detectors import (PACKET_TEXT_COLUMN, SOURCE_COLUMN, TEXT_COLUMN, TIME_COLUMN, Either,
+                                            Escalated, FixedVerdicts, NetworkDetector, RandomForest,
+                                            SignatureDetector, TfidfLogReg)
 from antinex.pipeline.lab.protocol import Fold, make_folds, with_protocol_columns, without_conflicts
 
 DEFAULT_SEEDS = (7, 1, 2, 3, 42)
@@ -109,31 +110,45 @@ def numeric_features(body: dict, df: pd.DataFrame) -> list[str]:
 
 
 def default_detectors(unit: str, df: pd.DataFrame, bodies: dict[str, dict], epochs: int | None,
-                      skipped: list[str] | None = None, signature_kinds: tuple[str, ...] | None = None) -> list:
+                      skipped: list[str] | None = None, signature_kinds: tuple[str, ...] | None = None,
+                      escalate: tuple[int, float] | None = None) -> list:
     """The shipped detector (first body), any further request bodies, and the two baselines.
 
     The shipped detector is the network *or* the injection signatures (per request, ``signature_kinds``,
-    :mod:`antinex.pipeline.injection`) *or*, with their verdicts in the dataset (``rule_flag``,
-    ``antinex-lab build``), the timing and window rules, as ``antinex-pcap predict`` and the subscriber judge
-    (the network alone is reported too, as ``<name>-network``, and the signatures and rules alone). A
-    baseline the dataset cannot feed is left out and said in ``skipped``.
+    :mod:`antinex.pipeline.injection`), escalated per source (``escalate``: (after, window),
+    :mod:`antinex.pipeline.escalation`; None or after 0: off), *or*, with their verdicts in the dataset
+    (``rule_flag``, ``antinex-lab build``), the timing and window rules, as ``antinex-pcap predict`` and the
+    subscriber judge. From the same fit, its network alone is reported too (``<name>-network``) and, with
+    escalation, the detector without it (``<name>-no-escalation``); the signatures and rules alone as well.
+    A baseline the dataset cannot feed is left out and said in ``skipped``.
     """
     dets = []
     for i, (name, body) in enumerate(bodies.items()):
         net = NetworkDetector(name, body, epochs=epochs)
-        others = []  # what the shipped detector adds to its network, as the analyzer does
-        if i == 0 and unit == "request" and TEXT_COLUMN in df.columns:
-            others.append(SignatureDetector(SIGNATURES_NAME, signature_kinds))
-        if i == 0 and RULES_COLUMN in df.columns:
-            others.append(FixedVerdicts("rules", RULES_COLUMN))
-        if others:
-            net.name = f"{name}-network"  # scored on its own too, from the same fit (run_unit: parts)
-            rest = others[0] if len(others) == 1 else Either("signatures-or-rules", *others)
-            either = Either(name, net, rest)
-            either.parts = True
-            dets += [either, *others]
-        else:
+        if i > 0:
             dets.append(net)
+            continue
+        sigs = SignatureDetector(SIGNATURES_NAME, signature_kinds) \
+            if unit == "request" and TEXT_COLUMN in df.columns else None
+        rules = FixedVerdicts("rules", RULES_COLUMN) if RULES_COLUMN in df.columns else None
+        escalating = bool(escalate and escalate[0]) and unit == "request"
+        if sigs is None and rules is None and not escalating:
+            dets.append(net)
+            continue
+        net.name = f"{name}-network"  # scored on its own too, from the same fit (run_unit: parts)
+        requests = Either(f"{name}-requests", net, sigs) if sigs is not None else net  # what judge() decides
+
+        def with_rules(det, label):
+            return Either(label, det, rules) if rules is not None else det
+
+        if escalating:
+            shipped = with_rules(Escalated(f"{name}-escalated", requests, *escalate), name)
+            shipped.parts = [net, with_rules(requests, f"{name}-no-escalation")]
+        else:
+            shipped = with_rules(requests, name)
+            shipped.parts = [net]
+        shipped.name = name
+        dets += [shipped, *(d for d in (sigs, rules) if d is not None)]
     first = next(iter(bodies.values()), {})
     if TEXT_COLUMN in df.columns or PACKET_TEXT_COLUMN in df.columns:
         dets.append(TfidfLogReg())
@@ -198,7 +213,7 @@ def run_unit(unit: Unit, folds: list[Fold], seeds: tuple[int, ...], mutations: t
         entry = {**fold.describe(df), "detectors": {}}
         train, test = df[fold.train].reset_index(drop=True), df[fold.test].reset_index(drop=True)
         for det in unit.detectors:
-            runs, part_runs = {}, {}
+            runs, part_runs = {}, {}  # part_runs: part name -> seed -> scores
             for seed in (seeds if getattr(det, "trains", True) else seeds[:1]):
                 bar.set_postfix_str(f"{fold.name} · {det.name} · seed {seed}")
                 det.fit(train, seed)
@@ -206,10 +221,10 @@ def run_unit(unit: Unit, folds: list[Fold], seeds: tuple[int, ...], mutations: t
                 if mutations and unit.name == "request" and set(fold.held_out) & set(MUTABLE_FAMILIES):
                     run["mutated_recall"] = _mutated_recall(det, test, mutations, seed)
                 runs[str(seed)] = run
-                if getattr(det, "parts", False):  # the network of "network or rules" alone, same fit
-                    part_runs[str(seed)] = _fold_scores(test, det.first.predict(test))
+                for part in getattr(det, "parts", ()):  # e.g. its network alone, from the same fit
+                    part_runs.setdefault(part.name, {})[str(seed)] = _fold_scores(test, part.predict(test))
                 bar.update()
-            for name, rs in ((det.name, runs), (getattr(getattr(det, "first", None), "name", ""), part_runs)):
+            for name, rs in ((det.name, runs), *part_runs.items()):
                 if rs:
                     entry["detectors"][name] = {"seeds": rs, **{k: spread([r[k] for r in rs.values()])
                                                                 for k in ("recall", "fpr", "precision", "f1")}}
@@ -330,8 +345,12 @@ def evaluate(out: Path, *, requests: Path | None = None, packets: Path | None = 
              packet_bodies: dict[str, dict] | None = None, crs_levels: tuple[int, ...] = (),
              crs_allowed_methods: tuple[str, ...] = (),
              mutations: tuple[str, ...] = (), families: tuple[str, ...] | None = None,
-             zap_dir: Path | None = None, recording: Path | None = None, progress: bool = True) -> dict:
+             zap_dir: Path | None = None, recording: Path | None = None, progress: bool = True,
+             escalate: tuple[int | None, float | None] | None = (None, None)) -> dict:
     """Run the protocol on the given datasets; writes report.md, report.json and plots to ``out``.
+
+    ``escalate``: (after, window) of the shipped detector's source escalation, a None in either taking the
+    setting (:mod:`antinex.pipeline.escalation`); None or after 0: the detector without it.
 
     ``recording``: the namespace recording the datasets were built from: the timing and window rules are
     measured on it per connection and per source (:mod:`antinex.pipeline.lab.flow_eval`).
@@ -346,18 +365,29 @@ def evaluate(out: Path, *, requests: Path | None = None, packets: Path | None = 
     from antinex.pipeline.lab.crs import check_methods
 
     check_methods(crs_allowed_methods, "--crs-allowed-methods")
+    from antinex.pipeline.settings import escalation
     from antinex.utils.data import DEFAULT_REQUEST, PACKET_REQUEST
 
+    if escalate is not None:
+        after, window = escalation()
+        escalate = (after if escalate[0] is None else escalate[0], window if escalate[1] is None else escalate[1])
+        if escalate[0] < 0 or escalate[1] <= 0:
+            raise ValueError(f"--escalate-after {escalate[0]} / --escalate-window {escalate[1]:g}: after is a "
+                             f"count (0: off), window a positive number of seconds")
     out.mkdir(parents=True, exist_ok=True)
     results: dict = {"seeds": list(seeds), "holdout_clients": list(holdout_clients), "epochs": epochs, "units": {},
-                     "skipped": []}
+                     "skipped": [], "escalation": list(escalate) if escalate and escalate[0] else None}
     plan = []
     if requests is not None:
         df = load_unit("request", requests)
         if RULES_COLUMN in df.columns:
             check_rules_profile(requests, holdout_clients)
         bodies = request_bodies or {SHIPPED: json.loads(DEFAULT_REQUEST.read_text())}
-        dets = default_detectors("request", df, bodies, epochs, results["skipped"])
+        if escalate and escalate[0] and not {SOURCE_COLUMN, TIME_COLUMN} <= set(df.columns):
+            results["skipped"].append(f"source escalation: the request dataset has no {SOURCE_COLUMN} and "
+                                      f"{TIME_COLUMN} columns")
+            escalate = results["escalation"] = None
+        dets = default_detectors("request", df, bodies, epochs, results["skipped"], escalate=escalate)
         if crs_levels:
             signatures, results["signatures"] = signature_columns(df, crs_levels, out / "crs_cache.sqlite",
                                                                   crs_allowed_methods)
@@ -469,6 +499,13 @@ def markdown(results: dict) -> str:
              f"request network *or* the injection signatures (libinjection SQLi, SQL tautologies, script in markup "
              f"and Shellshock, `{SIGNATURES_NAME}`) *or* the timing and window rules (`rules`); "
              f"`{SHIPPED}-network` is its network alone.", ""]
+    if results.get("escalation"):
+        after, window = results["escalation"]
+        lines[-1:-1] = [f"Per request, `{SHIPPED}` escalates a source as the analyzer does (`source-escalation`): a "
+                        f"request judged benign whose session had {after} attack verdicts of the network or the "
+                        f"signatures in the {window:g} s before it is an attack too; `{SHIPPED}-no-escalation` is "
+                        f"the same detector without. Escalation needs each session's requests in a span of time "
+                        f"(`antinex-lab sample`'s blocks), not a random sample of them.", ""]
     for unit, res in results["units"].items():
         lines += [f"## Per {unit}", "", f"Dataset `{Path(res['dataset']).name}`, {res['rows']:,} rows.", "",
                   "### Overall: every attack family held out in turn", "",
