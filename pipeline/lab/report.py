@@ -143,7 +143,10 @@ def default_detectors(unit: str, df: pd.DataFrame, bodies: dict[str, dict], epoc
 
         if escalating:
             shipped = with_rules(Escalated(f"{name}-escalated", requests, *escalate), name)
-            shipped.parts = [net, with_rules(requests, f"{name}-no-escalation")]
+            plain = with_rules(requests, f"{name}-no-escalation")
+            if plain is not net:  # (without signatures and rules, the network alone is the one without)
+                plain.name = f"{name}-no-escalation"
+            shipped.parts = [net, plain] if plain is not net else [net]
         else:
             shipped = with_rules(requests, name)
             shipped.parts = [net]

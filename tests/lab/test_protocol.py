@@ -235,3 +235,59 @@ def test_the_signatures_catch_the_held_out_sqli_family(tmp_path):
     mutated = sigs["mutated_recall"]  # judged afresh on the rewritten requests, not read from a column
     assert mutated["case"] >= 0.9 and mutated["double"] >= 0.9, mutated
     assert "injection signatures" in (tmp_path / "out" / "report.md").read_text()
+
+
+def test_source_escalation_catches_a_tools_plain_requests_and_not_the_users(tmp_path):
+    """A tool's session mixes payloads with plain page fetches: once the signatures have flagged three of its
+    requests, its next plain ones are attacks too (``antinex``), which the detector without escalation misses;
+    benign sessions never reach three attack verdicts, so their false positives do not change."""
+    df = dataset(n=16)
+    df["ts"] = df.groupby("session").cumcount().astype(float)  # one request a second per session
+    plain = _request("/search", "holiday plan", "sqlmap/1.7.2")
+    probes = (df["family"] == "sqli") & (df.groupby("session").cumcount() >= 6) & (df.index % 2 == 0)
+    df.loc[probes, "http_request"], df.loc[probes, "tool"] = plain, "sqlmap-crawl"
+    df["payload_len"] = [len(request_from_text(t)) for t in df["http_request"]]
+    df["n_quote"] = [request_from_text(t).count(b"%27") for t in df["http_request"]]
+    path = tmp_path / "requests.csv.gz"
+    df.to_csv(path, index=False)
+    # a network that (nearly) never says attack: the signatures' verdicts drive the escalation
+    body = {"label": "t", "features_to_process": ["payload_len", "n_quote"], "epochs": 1, "threshold": 0.9999,
+            "model_desc": {"layers": [{"num_neurons": 1, "activation": "sigmoid"}]}}
+    res = evaluate(tmp_path / "out", requests=path, holdout_clients=("curl",), seeds=(7,), families=("sqli",),
+                   request_bodies={"antinex": body}, escalate=(3, 60.0), progress=False)
+    dets = res["units"]["request"]["folds"]["sqli"]["detectors"]
+    assert {"antinex", "antinex-no-escalation", "antinex-network", "signatures"} <= set(dets)
+    esc, plain_only = dets["antinex"]["seeds"]["7"], dets["antinex-no-escalation"]["seeds"]["7"]
+    assert esc["by_tool"]["sqlmap-crawl"] == 1.0 > plain_only["by_tool"]["sqlmap-crawl"]
+    assert esc["tp"] > plain_only["tp"] and esc["fp"] == plain_only["fp"]
+    assert res["escalation"] == [3, 60.0]
+    assert "antinex-no-escalation" in (tmp_path / "out" / "report.md").read_text()
+    # off, or without the columns it needs: no escalation, and the report says why
+    off = evaluate(tmp_path / "off", requests=path, holdout_clients=("curl",), seeds=(7,), families=("sqli",),
+                   request_bodies={"antinex": body}, escalate=(0, 60.0), mutations=(), progress=False)
+    assert "antinex-no-escalation" not in off["units"]["request"]["folds"]["sqli"]["detectors"]
+    df.drop(columns=["ts"]).to_csv(path, index=False)
+    bare = evaluate(tmp_path / "bare", requests=path, holdout_clients=("curl",), seeds=(7,), families=("sqli",),
+                    request_bodies={"antinex": body}, progress=False)
+    assert bare["escalation"] is None and any("source escalation" in s for s in bare["skipped"])
+
+
+def test_the_evaluation_sample_keeps_consecutive_requests_per_session(tmp_path):
+    from antinex.pipeline.lab.cli import main
+
+    df = dataset(n=40)
+    df["ts"] = df.groupby("session").cumcount().astype(float)
+    src = tmp_path / "ds"
+    src.mkdir()
+    df.to_csv(src / "requests.csv.gz", index=False)
+    (src / "metadata.json").write_text("{}")
+    assert main(["sample", str(src), "-o", str(tmp_path / "s"), "--attack-rows", "5", "--benign-rows", "12"]) == 0
+    out = pd.read_csv(tmp_path / "s" / "requests.csv.gz")
+    assert (tmp_path / "s" / "metadata.json").is_file()
+    sizes = out.groupby("session").size()
+    assert set(sizes[[s for s in sizes.index if s.startswith(tuple(ATTACKS))]]) == {5}
+    assert set(sizes[[s for s in sizes.index if not s.startswith(tuple(ATTACKS))]]) == {12}
+    for _, g in out.groupby("session"):  # one block: consecutive seconds
+        assert np.all(np.diff(np.sort(g["ts"].to_numpy())) == 1.0)
+    assert main(["sample", str(src), "-o", str(src)]) == 2
+    assert main(["sample", str(tmp_path / "nothing"), "-o", str(tmp_path / "x")]) == 2
