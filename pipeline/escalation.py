@@ -95,13 +95,15 @@ class SourceEscalation:
             while len(self._seen) > self.max_sources:
                 self._seen.popitem(last=False)
             return None
-        if hits is None or len(hits) < self.after:
+        # only verdicts reached before this request count (batches may be judged out of time order)
+        before = [h for h in hits if h[0] <= ts] if hits is not None else []
+        if len(before) < self.after:
             return None
         counts: dict[str, int] = {}
-        for _, n in hits:
+        for _, n in before:
             counts[n] = counts.get(n, 0) + 1
         names = tuple(sorted(counts, key=lambda n: (-counts[n], n)))
-        return Escalation(len(hits), max(0.0, ts - hits[-1][0]), names)
+        return Escalation(len(before), max(0.0, ts - before[-1][0]), names)
 
 
 def escalate_flags(flags, groups, times, after: int = 3, window: float = 60.0):

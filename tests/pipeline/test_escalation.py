@@ -54,6 +54,14 @@ def test_escalated_requests_do_not_keep_the_escalation_alive():
     assert esc.observe("a", 5.5, False) is None
 
 
+def test_only_verdicts_before_the_request_count():
+    esc = SourceEscalation(after=2, window=60)
+    esc.observe("a", 10, True)
+    esc.observe("a", 20, True)  # reached after the request below
+    assert esc.observe("a", 15, False) is None
+    assert esc.observe("a", 21, False).count == 2
+
+
 def test_off_and_bad_values():
     esc = SourceEscalation(after=0)
     assert not esc.enabled
