@@ -199,7 +199,8 @@ class Analyzer:
             if escalation is not None:
                 esc = escalation.observe(req.src_ip, ts, name != "benign", name)
                 if esc is not None:
-                    name, model = "source-escalation", f"source escalation after {escalation.after} in " \
+                    # what judged the request alone, then what escalated it
+                    name, model = "source-escalation", f"{model} + source escalation after {escalation.after} in " \
                                                        f"{escalation.window:g} s"
                     reason = f"{esc.reason(req.src_ip, escalation.window)}; judged alone: {reason}"
                 elif name == "benign" and s is None:

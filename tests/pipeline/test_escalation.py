@@ -129,6 +129,7 @@ def test_the_analyzer_escalates_a_source_across_batches(tmp_path):
     assert "10.7.0.9 sent 3 attack requests (sql-injection)" in escalated[0].reason
     assert "judged alone: no injection signature matched" in escalated[0].reason
     assert escalated[0].request_line == "GET /items?id=7"
+    assert escalated[0].model.startswith(sigs.name) and escalated[0].model.endswith("source escalation after 3 in 60 s")
     # without escalation the same requests give the signatures' three verdicts for 10.7.0.9 and nothing else
     assert [v.name for v in Analyzer.judge(first, None, sigs)] == ["sql-injection"] * 3
     out = tmp_path / "eve.json"
