@@ -10,8 +10,8 @@ sends several attack-looking requests within a minute (the lab's benign
 clients: see docs/verdicts.md), a tool does so all the time.
 
 :class:`SourceEscalation` keeps, per source address, the times of its
-recent attack verdicts (the request detector's and the injection
-signatures'); once a source has ``after`` of them within ``window``
+recent attack verdicts (the request detector's, the injection
+signatures' and the timing and window rules'); once a source has ``after`` of them within ``window``
 seconds, its next requests that were judged benign become
 ``source-escalation`` alerts, until ``window`` seconds pass without a new
 attack verdict. Escalated requests do not count as attack verdicts
@@ -21,6 +21,7 @@ is judged with what came before it, never with what came after.
 """
 from __future__ import annotations
 
+import bisect
 from collections import OrderedDict, deque
 from dataclasses import dataclass
 
@@ -81,6 +82,13 @@ class SourceEscalation:
             return None
         return hits
 
+    def note(self, verdicts) -> None:
+        """Count the timing and window rules' attack verdicts (a flow's or a source's) towards their sources'
+        escalation, as the request verdicts count (:meth:`observe`)."""
+        for v in verdicts:
+            if v.attack and v.kind != "request" and v.src_ip:
+                self.observe(v.src_ip, v.ts, True, v.name)
+
     def observe(self, src: str | None, ts: float, attack: bool, name: str = "") -> Escalation | None:
         """Record one judged request of ``src`` at ``ts`` (in time order per source); for a request judged
         benign, the :class:`Escalation` when its source is escalated, else None."""
@@ -90,7 +98,10 @@ class SourceEscalation:
         if attack:
             if hits is None:
                 hits = self._seen[src] = deque(maxlen=MAX_REMEMBERED)
-            hits.append((ts, name))
+            if len(hits) == MAX_REMEMBERED:
+                hits.popleft()
+            # in time order, whatever order the verdicts arrive in (a rule's verdict can come late)
+            bisect.insort(hits, (ts, name))
             self._seen.move_to_end(src)
             while len(self._seen) > self.max_sources:
                 self._seen.popitem(last=False)
@@ -106,11 +117,13 @@ class SourceEscalation:
         return Escalation(len(before), max(0.0, ts - before[-1][0]), names)
 
 
-def escalate_flags(flags, groups, times, after: int = 3, window: float = 60.0):
-    """Per row, 1 where ``flags`` is 1 or the row's group (a source) was escalated by its earlier flags.
+def escalate_flags(flags, groups, times, after: int = 3, window: float = 60.0, events=()):
+    """Per row, 1 where ``flags`` is 1 or the row's group (a source) was escalated by earlier attack verdicts.
 
     The lab's view of :class:`SourceEscalation` (``antinex-lab report``): ``groups`` names each row's
-    source, ``times`` its time; rows are taken in time order per group, as the analyzer judges them.
+    source, ``times`` its time; rows are taken in time order per group, as the analyzer judges them, each
+    flagged row an attack verdict at its time. ``events``: further attack verdicts, (group, time) pairs (the
+    rules', which fire when a connection has been slow long enough, not when its request came).
     """
     import numpy as np
 
@@ -119,10 +132,13 @@ def escalate_flags(flags, groups, times, after: int = 3, window: float = 60.0):
     if not after:
         return out
     esc = SourceEscalation(after, window, max_sources=1 << 30)
-    order = np.lexsort((np.arange(len(flags)), np.asarray(times, dtype=float)))
-    groups = list(groups)
-    for i in order:
-        ts = float(times[i])
-        if esc.observe(str(groups[i]), ts, bool(flags[i]), "attack") is not None:
+    times = np.asarray(times, dtype=float)
+    # rows and events in one timeline; at equal times an event counts before the row it may escalate
+    items = [(float(t), 0, -1, str(g)) for g, t in events] + \
+        [(float(times[i]), 1, i, str(g)) for i, g in enumerate(groups)]
+    for ts, _, i, group in sorted(items, key=lambda x: (x[0], x[1], x[2])):
+        if i < 0:
+            esc.observe(group, ts, True, "rule")
+        elif esc.observe(group, ts, bool(flags[i]), "attack") is not None:
             out[i] = 1
     return out

@@ -167,6 +167,8 @@ class LiveVerdicts:
     def _flush(self) -> None:
         verdicts = self.analyzer.take_verdicts()
         if verdicts:
+            if self.escalation is not None:
+                self.escalation.note(verdicts)
             self.writer.write(verdicts)
         self._waiting += self.analyzer.take_requests()
         if len(self._waiting) > self.max_waiting:

@@ -179,7 +179,10 @@ def analyze_capture(path: str | Path, *, profile=None, scorer=None, signatures=N
         requests = analyzer.take_requests()
         if keep_requests:
             result.requests += requests
-        result.verdicts += analyzer.take_verdicts()
+        rules = analyzer.take_verdicts()
+        result.verdicts += rules
+        if escalation is not None:
+            escalation.note(rules)
         result.verdicts += analyzer.judge(requests, scorer, signatures, escalation)
 
     for ts, row in timed_rows(path, allow_truncated=allow_truncated):

@@ -347,7 +347,8 @@ def requests_frame(record_dir: Path, *, grace: float = 2.0, progress: bool = Fal
         df["app"] = [ports.get(int(p), ("other", ""))[0] for p in df["dest_port"]]
         df["framework"] = [ports.get(int(p), ("", "other"))[1] for p in df["dest_port"]]
         df["round"] = pcap
-        frames.append(df.drop(columns=["src_ip", "src_port", "dest_ip", "dest_port", "flow_id", "rule_ts"]))
+        # rule_ts stays: the report's source escalation counts a rule's verdict when it fired
+        frames.append(df.drop(columns=["src_ip", "src_port", "dest_ip", "dest_port", "flow_id"]))
     if not frames:
         raise ValueError(f"no HTTP requests in {record_dir}")
     out = pd.concat(frames, ignore_index=True)

@@ -34,6 +34,7 @@ from antinex.pipeline.http_message import request_from_text
 TEXT_COLUMN = "http_request"  # requests: the one-line text form of the bytes (pipeline/http_message.py)
 PACKET_TEXT_COLUMN = "raw_load"  # packets: the payload as hex, as the flattener writes it
 SOURCE_COLUMN, TIME_COLUMN = "session", "ts"  # the lab's source of a request (one tool run, one client), its time
+RULE_TIME_COLUMN = "rule_ts"  # when the timing or window rule that flagged a request fired (antinex-lab build)
 
 
 class Detector(Protocol):
@@ -206,14 +207,18 @@ class Escalated:
     """A detector's verdicts with the source escalation the analyzer adds (``source-escalation``).
 
     Rows are grouped into sources by ``session`` and taken in ``ts`` order; a row judged benign whose
-    session had ``after`` attack verdicts within ``window`` seconds before it is an attack. Only meaningful
+    session had ``after`` attack verdicts within ``window`` seconds before it is an attack. The base
+    detector's flags count at their row's time; with ``rules``, the rules' verdicts count too, at the time
+    they fired (``rule_ts``), as the analyzer counts them. Only meaningful
     on rows that are all of a session's requests in a span of time (``antinex-lab sample``'s contiguous
     blocks): on a random sample of a session the attack verdicts are thinned out and the escalation
     under-counts. Without ``session`` or ``ts`` columns the base detector's verdicts are returned unchanged.
     """
 
-    def __init__(self, name: str, base: Detector, after: int = 3, window: float = 60.0):
+    def __init__(self, name: str, base: Detector, after: int = 3, window: float = 60.0, *,
+                 rules: str | None = None):
         self.name, self.base, self.after, self.window = name, base, after, window
+        self.rules = rules  # the rules' verdict column: its flagged rows count at RULE_TIME_COLUMN, when present
 
     def fit(self, train: pd.DataFrame, seed: int) -> "Escalated":
         self.base.fit(train, seed)
@@ -225,5 +230,9 @@ class Escalated:
         flags = self.base.predict(test)
         if SOURCE_COLUMN not in test.columns or TIME_COLUMN not in test.columns:
             return flags
+        events = []
+        if self.rules and self.rules in test.columns and RULE_TIME_COLUMN in test.columns:
+            fired = test[(test[self.rules].fillna(0).astype(int) == 1) & test[RULE_TIME_COLUMN].notna()]
+            events = list(zip(fired[SOURCE_COLUMN].astype(str), fired[RULE_TIME_COLUMN].astype(float)))
         return escalate_flags(flags, test[SOURCE_COLUMN].astype(str).to_numpy(),
-                              test[TIME_COLUMN].astype(float).to_numpy(), self.after, self.window)
+                              test[TIME_COLUMN].astype(float).to_numpy(), self.after, self.window, events)

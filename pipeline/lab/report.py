@@ -142,7 +142,8 @@ def default_detectors(unit: str, df: pd.DataFrame, bodies: dict[str, dict], epoc
             return Either(label, det, rules) if rules is not None else det
 
         if escalating:
-            shipped = with_rules(Escalated(f"{name}-escalated", requests, *escalate), name)
+            shipped = with_rules(Escalated(f"{name}-escalated", requests, *escalate,
+                                           rules=RULES_COLUMN if rules is not None else None), name)
             plain = with_rules(requests, f"{name}-no-escalation")
             if plain is not net:  # (without signatures and rules, the network alone is the one without)
                 plain.name = f"{name}-no-escalation"

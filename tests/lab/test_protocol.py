@@ -291,3 +291,17 @@ def test_the_evaluation_sample_keeps_consecutive_requests_per_session(tmp_path):
         assert np.all(np.diff(np.sort(g["ts"].to_numpy())) == 1.0)
     assert main(["sample", str(src), "-o", str(src)]) == 2
     assert main(["sample", str(tmp_path / "nothing"), "-o", str(tmp_path / "x")]) == 2
+
+
+def test_escalation_counts_the_rules_verdicts_when_they_fired():
+    """A slow-read tool's requests look ordinary; the rules flag its connections seconds later. Those verdicts
+    escalate its later requests, not the ones before them."""
+    from antinex.pipeline.lab.detectors import Escalated, FixedVerdicts
+
+    test = pd.DataFrame({"session": ["slow"] * 6 + ["user"] * 2, "ts": [0, 1, 2, 20, 21, 22, 0, 30],
+                         "net": [0] * 8, "rule_flag": [1, 1, 1, 0, 0, 0, 0, 0],
+                         "rule_ts": [15, 16, 17, None, None, None, None, None]})
+    esc = Escalated("e", FixedVerdicts("net", "net"), 3, 60, rules="rule_flag")
+    assert esc.predict(test).tolist() == [0, 0, 0, 1, 1, 1, 0, 0]
+    # without the times the rules fired, nothing to count them by
+    assert esc.predict(test.drop(columns=["rule_ts"])).tolist() == [0] * 8

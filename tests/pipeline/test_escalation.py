@@ -11,7 +11,7 @@ from antinex.pipeline.analyzer import Analyzer
 from antinex.pipeline.escalation import SourceEscalation, escalate_flags
 from antinex.pipeline.eve import AlertWriter, EveFile
 from antinex.pipeline.injection import InjectionSignatures
-from antinex.pipeline.verdicts import SIGNATURES
+from antinex.pipeline.verdicts import SIGNATURES, Verdict
 from antinex.utils.config import SettingError
 
 from .test_injection import BENIGN, conversation
@@ -60,6 +60,29 @@ def test_only_verdicts_before_the_request_count():
     esc.observe("a", 20, True)  # reached after the request below
     assert esc.observe("a", 15, False) is None
     assert esc.observe("a", 21, False).count == 2
+
+
+def test_the_rules_verdicts_count_when_they_fired():
+    """A slow connection is flagged by a rule seconds after its request came: it counts from then on."""
+    out = escalate_flags([0, 0, 0, 0, 0], ["s"] * 5, [0, 1, 2, 10, 11], after=3,
+                         events=[("s", 5.0), ("s", 6.0), ("s", 7.0), ("other", 1.0)])
+    assert out.tolist() == [0, 0, 0, 1, 1]
+    esc = SourceEscalation(after=3, window=60)
+    rules = [Verdict(kind="flow", name="slow-read", score=1.0, model="p", reason="r", ts=t, src_ip="10.7.0.9")
+             for t in (5.0, 6.0, 7.0)]
+    rules.append(Verdict(kind="flow", name="benign", score=0.0, model="p", reason="r", ts=7.5, src_ip="10.7.0.9"))
+    esc.note(rules)
+    assert esc.observe("10.7.0.9", 6.5, False) is None  # two had fired by then
+    hit = esc.observe("10.7.0.9", 8.0, False)
+    assert hit.count == 3 and hit.names == ("slow-read",)
+
+
+def test_verdicts_arriving_late_are_kept_in_time_order():
+    esc = SourceEscalation(after=2, window=10)
+    esc.observe("a", 20, True)
+    esc.observe("a", 5, True)  # arrives late
+    assert [t for t, _ in esc._seen["a"]] == [5, 20]
+    assert esc.observe("a", 21, False) is None  # 5 is out of the window, 20 alone is not enough
 
 
 def test_off_and_bad_values():
