@@ -1,5 +1,5 @@
 """Injection signatures: libinjection's SQLi (and optionally XSS) tokenizers on a request's inputs, SQL
-tautologies, script in markup, and Shellshock's function definition in a header.
+tautologies, script in markup, command injection, and Shellshock's function definition in a header.
 
 The request-content network learns how *this* application is used; it
 generalises poorly to an injection family it never saw in training (held
@@ -39,13 +39,22 @@ decoded for the other signatures and once more with HTML entities decoded
 (``&lt;script&gt;``, the CRS's ``t:htmlEntityDecode``). libinjection's
 XSS tokenizer (``xss``) flags any tag with attributes, which users post.
 
+Command injection (``cmdi``): a shell command run after a command
+separator (``;``, ``|``, ``||``, ``&``, ``&&``) or in a substitution
+that opens the value (`` `id` ``, ``$(id)``), as the CRS's rules 932100
+and 932110 look for it, narrowed so that prose does not match: one of the
+commands an injection runs first (``id``, ``whoami``, ``ls``, ``cat``,
+``ping``, ``sleep``, ``dir``, ``type``, ...), then nothing, another
+separator, an option (``-la``), a path or a number (``; cat lovers`` is a
+sentence, ``; cat /etc/passwd`` is not).
+
 Shellshock (CVE-2014-6271): bash runs what follows a function definition
 (``() {``) handed to it in an environment variable, and CGI scripts get
 every header as one; scanners still probe for it in every header. The
 signature is the CRS's (rule 932170): a header value or an input that
 starts with ``()`` and ``{``. No benign header starts that way.
 
-Which signatures run is the ``ANTINEX_SIGNATURES`` setting (``sqli,script,shellshock``
+Which signatures run is the ``ANTINEX_SIGNATURES`` setting (``sqli,script,cmdi,shellshock``
 by default; add ``xss``; ``none``). libinjection's XSS is off by default: its
 tokenizer flags HTML that benign users post (measured in the lab report).
 
@@ -63,11 +72,11 @@ from urllib.parse import unquote
 from antinex.pipeline.http_message import HttpRequest
 from antinex.utils.config import BY_NAME
 
-KINDS = ("sqli", "xss", "script", "shellshock")
+KINDS = ("sqli", "xss", "script", "cmdi", "shellshock")
 # what runs unless ANTINEX_SIGNATURES says otherwise: the setting's default (utils/config.py), declared there once
 DEFAULT_KINDS: tuple[str, ...] = tuple(BY_NAME["ANTINEX_SIGNATURES"].default)
 VERDICT_NAMES = {"sqli": "sql-injection", "xss": "xss", "script": "script-injection",  # pipeline.verdicts.SIGNATURES
-                 "shellshock": "shellshock"}
+                 "cmdi": "command-injection", "shellshock": "shellshock"}
 MAX_INPUT = 4096  # characters of one input handed to the tokenizer (a whole upload need not be)
 MAX_DECODES = 3  # further percent-decodings of a value: double and triple encoding hide nothing
 _BARE_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")  # a % that starts no escape
@@ -82,6 +91,15 @@ _SCRIPT = re.compile(r"""(?isx)
   | ^[\\\s]*["'`]\s*[;)+,-]\s*(?:alert|confirm|prompt|eval)\s*[(`]    # a value that leaves a string to call
 """)
 _SCRIPT_CHARS = frozenset("<:(`&")  # what each _SCRIPT branch needs (and "&" for the entities decoded)
+# the commands an injection runs first to see whether it worked (CRS 932100/932110's lists, the short ones)
+_COMMANDS = (r"(?:id|whoami|uname|ls|dir|cat|type|pwd|env|printenv|echo|ping|sleep|nslookup|ifconfig|ipconfig|"
+             r"netstat|ps|wget|curl|nc|ncat|bash|sh|zsh|cmd|powershell|ver|hostname|systeminfo)")
+_CMDI = re.compile(rf"""(?ix)
+    (?: ;|\|\|?|&&? | ^\s*['"]?\s*(?:`|\$\() )     # a command separator; a substitution opening the value
+    \s*{_COMMANDS}(?:\.exe)?
+    (?= \s*$ | \s*[;|&`)'"] | \s+-{{1,2}}[a-z] | \s+[/\\] | \s+\d )  # then nothing, a separator, an option,
+""")                                                    # a path or a number: not a word of a sentence
+_CMDI_CHARS = frozenset(";|&`$")  # what _CMDI needs
 
 
 class SignatureError(ValueError):
@@ -92,7 +110,7 @@ class SignatureError(ValueError):
 class Hit:
     """A signature that matched: which kind, on which input, with libinjection's fingerprint."""
 
-    kind: str  # sqli | xss | script | shellshock
+    kind: str  # sqli | xss | script | cmdi | shellshock
     where: str  # the input's kind and name: "parameter id", "cookie session", "header user-agent", "path"
     value: str  # the matched text (as decoded), cut to 80 characters
     fingerprint: str  # libinjection's SQLi token fingerprint ("s&1c"); "tautology"; "" for the others
@@ -105,6 +123,8 @@ class Hit:
     def reason(self) -> str:
         if self.kind == "shellshock":
             return f"Shellshock (CVE-2014-6271): a shell function definition in {self.where}: {self.value!r}"
+        if self.kind == "cmdi":
+            return f"command injection: a shell command after a command separator in {self.where}: {self.value!r}"
         if self.kind == "script":
             return f"script in markup (cross-site scripting) in {self.where}: {self.value!r}"
         if self.fingerprint == "tautology":
@@ -198,7 +218,8 @@ class InjectionSignatures:
             if hit is not None:
                 return hit
         sqli, xss, script = "sqli" in self.kinds, "xss" in self.kinds, "script" in self.kinds
-        if not (sqli or xss or script):
+        cmdi = "cmdi" in self.kinds
+        if not (sqli or xss or script or cmdi):
             return None
         import libinjection
 
@@ -218,6 +239,8 @@ class InjectionSignatures:
                     found = script_in_markup(candidate)
                     if found is not None:
                         return Hit("script", where, found[:80], "")
+                if cmdi and where != "path" and _CMDI_CHARS.intersection(candidate) and _CMDI.search(candidate):
+                    return Hit("cmdi", where, candidate[:80], "")
         return None
 
     def check(self, requests: Sequence[HttpRequest]) -> list[Hit | None]:

@@ -35,6 +35,9 @@ SIGNATURES: dict[str, Signature] = {
                      "Web Application Attack", 1),
     "script-injection": Signature(1_500_005, "ANTINEX injection signature: script in markup or a script URL in a "
                                   "request input (cross-site scripting)", "Web Application Attack", 1),
+    "command-injection": Signature(1_500_006, "ANTINEX injection signature: a shell command after a command "
+                                   "separator in a request input (command injection)",
+                                   "Attempted Administrator Privilege Gain", 1),
     "shellshock": Signature(1_500_004, "ANTINEX injection signature: shell function definition in a header or "
                             "input (Shellshock, CVE-2014-6271)", "Attempted Administrator Privilege Gain", 1),
     "slowloris": Signature(1_500_010, "ANTINEX slow-rate DoS: request headers sent slowly (slowloris)",

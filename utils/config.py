@@ -275,10 +275,10 @@ SETTINGS: tuple[Setting, ...] = (
             "the stored request model the subscriber judges requests with", ("pipeline",)),
     Setting("ANTINEX_FLOW_PROFILE", Path, None, "a flow profile JSON for the subscriber instead of the model's (or "
             "the shipped one)", ("pipeline",)),
-    Setting("ANTINEX_SIGNATURES", "names", ["sqli", "script", "shellshock"], "the injection signatures every "
+    Setting("ANTINEX_SIGNATURES", "names", ["sqli", "script", "cmdi", "shellshock"], "the injection signatures every "
             "request is checked with beside the model (pipeline/injection.py): `sqli`, `xss`, `script`, "
-            "`shellshock`, comma-separated, or `none`", ("pipeline",),
-            choices=("sqli", "xss", "script", "shellshock", "none")),
+            "`cmdi`, `shellshock`, comma-separated, or `none`", ("pipeline",),
+            choices=("sqli", "xss", "script", "cmdi", "shellshock", "none")),
     Setting("ANTINEX_ESCALATE_AFTER", int, 3, "attack verdicts from one source within "
             "`ANTINEX_ESCALATE_WINDOW` after which its next requests are alerts too (`source-escalation`, "
             "pipeline/escalation.py); 0 turns escalation off", ("pipeline",), minimum=0),

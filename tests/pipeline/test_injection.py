@@ -105,6 +105,24 @@ TAUTOLOGY = {  # fuzzing word lists' bare tautologies, which libinjection reads 
     "upper case": request("/search?q=x%20OR%200=0%20"),
     "quoted": request("/search?q=a'%20or%20'a'='a"),
 }
+COMMANDS = {  # command injection, as wfuzz's list and wapiti's exec module (recorded in the lab) send it
+    "pipe, then a separator": (request("/search?q=%7Cid%7C"), "parameter q"),
+    "substitution": (request("/api/search?q=%60dir%60"), "parameter q"),
+    "pipe, then an option": (request("/search?q=%7Cls%20-la"), "parameter q"),
+    "after a value": (request("/items", b"title=a%3Bcat%20%2Fetc%2Fpasswd&done=0"), "parameter title"),
+    "dollar substitution": (request("/search?q=%24(whoami)"), "parameter q"),
+    "and, then a number": (request("/search?q=x%26%26ping%20-c%201%20127.0.0.1"), "parameter q"),
+    "double encoded": (request("/search?q=%253Bsleep%25205"), "parameter q"),
+}
+SHELL_USERS_POST = {  # prose and the shell snippets of a developers' forum (pipeline/lab/content.py)
+    "a sentence": request("/notes", b"text=I%20like%20it%3B%20cat%20lovers%20will%20too"),
+    "a loop": request("/notes", b"text=for%20i%20in%20%24(seq%201%2010)%3B%20do%20echo%20%22%24i%22%3B%20done"),
+    "a pipe": request("/search?q=cat%20%2Fetc%2Fhosts%20%7C%20grep%20localhost"),
+    "git": request("/notes", b"text=git%20push%20--force-with-lease%20origin%20main%20%26%26%20git%20tag%20-a%20v1.2"),
+    "find": request("/notes", b"text=find%20.%20-name%20'*.py'%20-exec%20grep%20-l%20'TODO'%20%7B%7D%20%5C%3B"),
+    "markdown": request("/notes", b"text=see%20%60ls%20-la%60%20for%20the%20sizes"),
+    "an ampersand": request("/search?q=Q%26A%20and%20R%26D"),
+}
 SENTENCES = ("1=1%20meaning", "x%20or%20y%20=%202", "this%20and%20that", "apples%20or%20pears=fruit")
 
 
@@ -122,6 +140,22 @@ def test_script_in_markup_is_caught(name):
 def test_markup_users_post_is_left_alone(name):
     assert InjectionSignatures().match(parse_http_request(MARKUP_USERS_POST[name])) is None
     assert InjectionSignatures(("script",)).match(parse_http_request(MARKUP_USERS_POST[name])) is None
+
+
+@pytest.mark.parametrize("name", list(COMMANDS))
+def test_command_injection_is_caught(name):
+    raw, where = COMMANDS[name]
+    hit = InjectionSignatures().match(parse_http_request(raw))
+    assert hit is not None and (hit.kind, hit.where, hit.verdict) == ("cmdi", where, "command-injection"), hit
+    assert "command injection" in hit.reason and where in hit.reason
+    assert InjectionSignatures(("sqli", "script", "shellshock")).match(parse_http_request(raw)) is None
+    assert SIGNATURES["command-injection"].sid == 1_500_006
+
+
+@pytest.mark.parametrize("name", list(SHELL_USERS_POST))
+def test_shell_users_post_is_left_alone(name):
+    assert InjectionSignatures(("cmdi",)).match(parse_http_request(SHELL_USERS_POST[name])) is None
+    assert InjectionSignatures().match(parse_http_request(SHELL_USERS_POST[name])) is None
 
 
 @pytest.mark.parametrize("name", list(TAUTOLOGY))
@@ -197,10 +231,10 @@ def test_the_setting_refuses_a_wrong_kind(monkeypatch):
 
     monkeypatch.setenv("ANTINEX_SIGNATURES", "sqli,sqlx")
     with pytest.raises(SettingError,
-                       match="ANTINEX_SIGNATURES.*sqlx is not one of sqli, xss, script, shellshock, none"):
+                       match="ANTINEX_SIGNATURES.*sqlx is not one of sqli, xss, script, cmdi, shellshock, none"):
         signature_kinds()
     monkeypatch.delenv("ANTINEX_SIGNATURES")
-    assert signature_kinds() == ("sqli", "script", "shellshock") == DEFAULT_KINDS
+    assert signature_kinds() == ("sqli", "script", "cmdi", "shellshock") == DEFAULT_KINDS
 
 
 def conversation(port: int, raw: bytes, ts: float, client: str = "10.7.0.9") -> Conversation:
@@ -250,7 +284,7 @@ def test_predict_reports_the_signature_and_writes_its_alert(tmp_path, request_mo
         assert "the model: score" in v["reason"]  # the network's own opinion stays readable
     threshold = json.loads(DEFAULT_REQUEST.read_text())["threshold"]  # the shipped request's own decision
     assert f"{threshold:.2f}" in by_port[42000]["reason"], by_port[42000]  # "score 0.12 < 0.80", not 0.50
-    assert out["summary"]["signatures"].startswith("sqli,script,shellshock (libinjection-python")
+    assert out["summary"]["signatures"].startswith("sqli,script,cmdi,shellshock (libinjection-python")
     assert out["summary"]["verdicts"].get("sql-injection") == 2
     assert by_port[42004]["verdict"] == "script-injection" and by_port[42004]["signature_id"] == 1_500_005
     alerts = [json.loads(line) for line in eve.read_text().splitlines()]
