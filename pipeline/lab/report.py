@@ -500,7 +500,7 @@ def markdown(results: dict) -> str:
              f"mean ± standard deviation over the seeds, ranges in brackets). Benign test rows: the clients never "
              f"in training ({', '.join(results['holdout_clients'])}). Never a random row split.", "",
              f"`{SHIPPED}` is the shipped detector as `antinex-pcap predict` and the subscriber run it: the "
-             f"request network *or* the injection signatures (libinjection SQLi, SQL tautologies, script in markup "
+             f"request network *or* the injection signatures (libinjection SQLi, SQL tautologies, script in markup"
              f", command injection and Shellshock, `{SIGNATURES_NAME}`) *or* the timing and window rules (`rules`); "
              f"`{SHIPPED}-network` is its network alone.", ""]
     if results.get("escalation"):
