@@ -125,6 +125,7 @@ def live_latency(url: str, frames: list[bytes], store_dir: Path | None, tmp: Pat
     """(alert latencies by verdict, row latencies) of one subscriber run; ``store_dir`` None: alerts off."""
     import redis
 
+    from antinex.pipeline.escalation import SourceEscalation
     from antinex.pipeline.eve import AlertWriter, EveFile
     from antinex.pipeline.live_verdicts import LiveVerdicts
     from antinex.pipeline.pcap import load_detector
@@ -154,7 +155,8 @@ def live_latency(url: str, frames: list[bytes], store_dir: Path | None, tmp: Pat
     if store_dir is not None:
         scorer, profile = load_detector(default_model_name(), str(store_dir))  # loaded before the clock starts
         live = LiveVerdicts(TimedWriter([EveFile(tmp / "eve.json")]), profile, scorer=scorer,
-                            signatures=InjectionSignatures())  # as the subscriber runs by default
+                            signatures=InjectionSignatures(),
+                            escalation=SourceEscalation.from_settings())  # as the subscriber runs by default
     sub = Timed(url, tmp / ("rows" if live else "rows-off"), "bench", verdicts=live)
     agent = multiprocessing.Process(target=_publish, args=(url, frames, 1000.0))
     agent.start()
