@@ -252,7 +252,7 @@ def run(quick: bool = False) -> list[dict]:
                  "baseline_value": j_model, "ratio": j_sigs / j_model,
                  "notes": "one core, batches of 256, best of three; a third SQL injection, a third form posts with "
                           "apostrophes and '--', a third plain pages: what the signatures (libinjection, the "
-                          "tautology, script and Shellshock patterns) add to each request"})
+                          "tautology, script, command and Shellshock patterns) add to each request"})
     rows.append({"name": "analyzer throughput (frames → rows → flows, requests, rules)", "value": a_rate,
                  "unit": "pkt/s", "baseline_name": "struct fast path alone (frames → rows)", "baseline_value": f_rate,
                  "ratio": a_rate / f_rate,
